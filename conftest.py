@@ -1,0 +1,208 @@
+"""pytest wiring for autograd-props: profiles, options, parametrization, report.
+
+Every test marked ``@autograd_property(name)`` is parametrized over the loaded specs x the dtypes
+each spec supports x the selected devices.  Specs come from ``--funcs pkg.module[:ATTR]``, else
+the AUTOGRAD_PROPS_FUNCS environment variable, else the built-in ``funcs.SPECS``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+from pathlib import Path
+
+import hypothesis
+import pytest
+import torch
+from hypothesis import settings
+
+from funcs import SpecSourceError, load_specs
+from properties.case import Case
+from properties.report import CellResult, summary_lines, write_report
+from properties.strategies import available_devices
+
+# deadline=None: torch's first call of an op (dispatcher warm-up, lazy init) can take far longer
+# than later ones, which Hypothesis would report as flaky deadlines.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True, max_examples=25)
+settings.register_profile("dev", deadline=None, print_blob=True, max_examples=15)
+settings.register_profile("thorough", deadline=None, print_blob=True, max_examples=400)
+# CI always gets the reproducible profile; --hypothesis-profile (read later by Hypothesis's own
+# plugin) chooses otherwise.
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+KNOWN_DEVICE_TYPES = ("cpu", "cuda", "mps")
+ENV_VAR = "AUTOGRAD_PROPS_FUNCS"
+_SPECS = pytest.StashKey[tuple]()
+_SOURCE = pytest.StashKey[str]()
+_DEVICES = pytest.StashKey[list]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("autograd-props")
+    group.addoption(
+        "--funcs",
+        default=None,
+        metavar="pkg.module[:ATTR]",
+        help=f"check these FunctionSpecs instead of the built-in set (ATTR defaults to SPECS; also ${ENV_VAR})",
+    )
+    group.addoption(
+        "--devices",
+        default=None,
+        metavar="cpu,cuda,...",
+        help="devices to run on (default: every available one: " + ", ".join(available_devices()) + ")",
+    )
+    group.addoption(
+        "--report-dir",
+        default="report",
+        help="where verification.md and verification.json are written (default: report/)",
+    )
+
+
+def _selected_devices(config: pytest.Config) -> list[str]:
+    option = config.getoption("--devices")
+    if option is None:
+        return available_devices()
+    chosen = [d.strip() for d in option.split(",") if d.strip()]
+    unknown = [d for d in chosen if d not in KNOWN_DEVICE_TYPES]
+    if unknown or not chosen:
+        raise pytest.UsageError(f"--devices {option!r}: unknown device {unknown or option!r}; choose from {KNOWN_DEVICE_TYPES}")
+    return chosen
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "autograd_property(name, dtypes): a property run over specs x dtypes x devices")
+    source = config.getoption("--funcs") or os.environ.get(ENV_VAR) or "funcs"
+    origin = "--funcs" if config.getoption("--funcs") else (f"${ENV_VAR}" if os.environ.get(ENV_VAR) else "built-in")
+    try:
+        specs = load_specs(source)
+    except SpecSourceError as exc:
+        raise pytest.UsageError(f"autograd-props: {origin} {source!r}: {exc}") from None
+    config.stash[_SPECS] = specs
+    config.stash[_SOURCE] = source
+    config.stash[_DEVICES] = _selected_devices(config)
+    config.pluginmanager.register(VerificationCollector(config), "autograd-props-report")
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    specs = config.stash[_SPECS]
+    return [
+        f"autograd-props: specs from {config.stash[_SOURCE]!r}: {', '.join(s.name for s in specs)}",
+        f"autograd-props: python {platform.python_version()}, torch {torch.__version__}, "
+        f"hypothesis {hypothesis.__version__}, profile {settings.get_current_profile_name()}, "
+        f"devices {', '.join(config.stash[_DEVICES])}",
+    ]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    marker = metafunc.definition.get_closest_marker("autograd_property")
+    if marker is None or "case" not in metafunc.fixturenames:
+        return
+    prop, dtypes_mode = marker.kwargs["name"], marker.kwargs["dtypes"]
+    config = metafunc.config
+    present = available_devices()
+    params = []
+    for spec in config.stash[_SPECS]:
+        dtypes = [torch.float64] if dtypes_mode == "float64" else list(spec.dtypes)
+        for device in config.stash[_DEVICES]:
+            for dtype in dtypes:
+                case = Case(spec=spec, dtype=dtype, device=device, prop=prop, source=config.stash[_SOURCE])
+                marks = []
+                reason = spec.skip_reason(prop)
+                if reason is None and dtype not in spec.dtypes:
+                    reason = f"not applicable: {prop} runs in float64, which {spec.name} does not support"
+                if reason is None and device not in present:
+                    reason = f"device {device!r} requested by --devices but not available on this machine"
+                if reason:
+                    marks.append(pytest.mark.skip(reason=reason))
+                params.append(pytest.param(case, id=case.id, marks=marks))
+    metafunc.parametrize("case", params)
+
+
+def _outcome(report: pytest.TestReport) -> tuple[str, str]:
+    if report.failed:
+        return "failed", ""
+    if report.skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        if reason.startswith(("opted out:", "surrogate gradient:")):
+            return "opted-out", reason
+        if reason.startswith("not applicable:"):
+            return "not-applicable", reason
+        return "skipped", reason
+    return "passed", ""
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    outcome = yield
+    report = outcome.get_result()
+    case = item.callspec.params.get("case") if hasattr(item, "callspec") else None
+    if not isinstance(case, Case):
+        return
+    if report.when == "call" or (report.when == "setup" and report.skipped):
+        # user_properties travel from pytest-xdist workers to the controller that writes the report.
+        report.user_properties.append(
+            (
+                "autograd_props",
+                {
+                    "spec": case.spec.name,
+                    "prop": case.prop,
+                    "dtype": str(case.dtype).removeprefix("torch."),
+                    "device": case.device,
+                    "examples": case.examples,
+                    "worst_margin": case.worst_margin,
+                    "events": case.events,
+                },
+            )
+        )
+
+
+class VerificationCollector:
+    """Gathers one CellResult per property test and writes the report at the end of the run."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.results: list[CellResult] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        info = dict(report.user_properties).get("autograd_props")
+        if info is None or not (report.when == "call" or (report.when == "setup" and report.skipped)):
+            return
+        outcome, reason = _outcome(report)
+        self.results.append(
+            CellResult(
+                spec=info["spec"],
+                prop=info["prop"],
+                dtype=info["dtype"],
+                device=info["device"],
+                outcome=outcome,
+                reason=reason,
+                examples=info["examples"],
+                worst_margin=info["worst_margin"],
+                nodeid=report.nodeid,
+                failure=report.longreprtext if report.failed else "",
+            )
+        )
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        if not self.results or hasattr(self.config, "workerinput"):
+            return
+        directory = Path(self.config.getoption("--report-dir"))
+        json_path, md_path = write_report(self.results, directory, _header(self.config))
+        terminalreporter.section("autograd-props verification matrix")
+        for line in summary_lines(self.results):
+            terminalreporter.write_line(line)
+        terminalreporter.write_line(f"report: {md_path} and {json_path}")
+
+
+def _header(config: pytest.Config) -> dict[str, str]:
+    return {
+        "specs from": config.stash[_SOURCE],
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "hypothesis": hypothesis.__version__,
+        "profile": settings.get_current_profile_name(),
+        "devices": ", ".join(config.stash[_DEVICES]),
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }

@@ -1,0 +1,200 @@
+"""FunctionSpec: the one declarative entry that describes a custom autograd Function.
+
+A spec names the Function under test, a reference written in native differentiable torch ops,
+and a Hypothesis strategy for its positional arguments. Every property in ``properties/`` runs
+over every spec; a spec opts out of a property only by naming it and giving a reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+import torch
+from hypothesis.strategies import SearchStrategy
+
+__all__ = ["FunctionSpec", "PROPERTIES", "FLOATING_DTYPES", "SpecError", "Tolerance"]
+
+# Every property the suite knows, by the name an opt-out uses.  properties/meta checks that each
+# name has exactly one test and each test one name, so this list cannot drift from the suite.
+PROPERTIES: tuple[str, ...] = (
+    "forward",
+    "vjp_native",
+    "vjp_finite_differences",
+    "gradient_contract",
+    "no_mutation",
+    "saved_tensor_hygiene",
+    "needs_input_grad",
+    "deterministic_backward",
+)
+
+# Properties that compare the backward against the Function's own forward by finite differences;
+# a declared surrogate gradient skips exactly these.
+FINITE_DIFFERENCE_PROPERTIES: frozenset[str] = frozenset({"vjp_finite_differences"})
+
+FLOATING_DTYPES: tuple[torch.dtype, ...] = (
+    torch.float64,
+    torch.float32,
+    torch.float16,
+    torch.bfloat16,
+)
+
+Tolerance = tuple[float, float]  # (rtol, atol)
+
+
+class SpecError(ValueError):
+    """A FunctionSpec field holds a value the suite cannot use."""
+
+
+def _frozen(mapping: Mapping | None) -> Mapping:
+    return MappingProxyType(dict(mapping or {}))
+
+
+@dataclasses.dataclass(frozen=True)
+class FunctionSpec:
+    """How to check one custom ``torch.autograd.Function``.
+
+    Required:
+        name: unique; it appears in every test id that concerns this spec.
+        function: the callable under test, usually ``MyFunction.apply``.
+        reference: the same math in native differentiable torch ops, same signature.
+        args: ``args(dtype, device)`` returns a Hypothesis strategy of positional-argument tuples.
+            Tensors come plain (no ``requires_grad``); the suite decides which require grad.
+
+    Optional:
+        dtypes: floating dtypes the Function supports (default: float64, float32, float16,
+            bfloat16).  float64 is required unless the spec opts out of the finite-difference
+            property, because that oracle runs in float64.
+        tolerances: per-dtype ``(rtol, atol)`` overrides of torch.testing's defaults.
+        surrogate_gradient: a reason, when the backward is intentionally not the derivative of
+            the forward (gradient reversal, straight-through).  Finite-difference properties are
+            then skipped visibly with this reason; the reference must express the same surrogate.
+        opt_outs: ``{property name: reason}``; every other property applies.
+        function_class: the ``torch.autograd.Function`` subclass, when ``function`` is a wrapper
+            rather than ``Cls.apply`` (capabilities such as ``jvp`` are read from it).
+
+    Example::
+
+        FunctionSpec(name="square", function=Square.apply, reference=torch.square,
+                     args=lambda dtype, device: tensors(dtype=dtype, device=device).map(lambda t: (t,)))
+    """
+
+    name: str
+    function: Callable[..., Any]
+    reference: Callable[..., Any]
+    args: Callable[[torch.dtype, torch.device], SearchStrategy[tuple]]
+    dtypes: tuple[torch.dtype, ...] = FLOATING_DTYPES
+    tolerances: Mapping[torch.dtype, Tolerance] = dataclasses.field(default_factory=dict)
+    surrogate_gradient: str | None = None
+    opt_outs: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    function_class: type[torch.autograd.Function] | None = None
+
+    def __post_init__(self) -> None:
+        _validate(self)
+        # Freeze the mappings so a spec cannot be changed behind the suite's back.
+        object.__setattr__(self, "dtypes", tuple(self.dtypes))
+        object.__setattr__(self, "tolerances", _frozen(self.tolerances))
+        object.__setattr__(self, "opt_outs", _frozen(self.opt_outs))
+        if self.function_class is None:
+            object.__setattr__(self, "function_class", self.function.__self__)
+
+    def skip_reason(self, prop: str) -> str | None:
+        """Why ``prop`` does not run for this spec, or None when it applies."""
+        if prop not in PROPERTIES:
+            raise SpecError(f"unknown property {prop!r}; known: {', '.join(PROPERTIES)}")
+        if prop in self.opt_outs:
+            return f"opted out: {self.opt_outs[prop]}"
+        if prop in FINITE_DIFFERENCE_PROPERTIES and self.surrogate_gradient:
+            return f"surrogate gradient: {self.surrogate_gradient}"
+        return None
+
+    def tolerance(self, dtype: torch.dtype) -> Tolerance:
+        """(rtol, atol) for dtype: the spec's override or torch.testing's default."""
+        if dtype in self.tolerances:
+            return self.tolerances[dtype]
+        return DEFAULT_TOLERANCES[dtype]
+
+
+# torch.testing.assert_close's defaults, written out because they are not public API.
+DEFAULT_TOLERANCES: Mapping[torch.dtype, Tolerance] = MappingProxyType(
+    {
+        torch.float64: (1e-7, 1e-7),
+        torch.float32: (1.3e-6, 1e-5),
+        torch.float16: (1e-3, 1e-5),
+        torch.bfloat16: (1.6e-2, 1e-5),
+    }
+)
+
+
+def _fail(spec_name: object, field: str, value: object, why: str) -> None:
+    raise SpecError(f"FunctionSpec {spec_name!r}: field {field!r} = {value!r}: {why}")
+
+
+def _validate(spec: FunctionSpec) -> None:
+    name = spec.name
+    if not isinstance(name, str) or not name or not name.replace("_", "").replace("-", "").isalnum():
+        _fail(name, "name", name, "must be a non-empty string of letters, digits, '-' and '_'")
+    for field in ("function", "reference", "args"):
+        if not callable(getattr(spec, field)):
+            _fail(name, field, getattr(spec, field), "must be callable")
+    _validate_args_signature(spec)
+    _validate_function_class(spec)
+    dtypes = spec.dtypes
+    if isinstance(dtypes, torch.dtype) or not isinstance(dtypes, (tuple, list)) or not dtypes:
+        _fail(name, "dtypes", dtypes, "must be a non-empty tuple of floating torch dtypes")
+    for dtype in dtypes:
+        if dtype not in FLOATING_DTYPES:
+            _fail(name, "dtypes", dtypes, f"{dtype!r} is not one of {FLOATING_DTYPES}")
+    if len(set(dtypes)) != len(dtypes):
+        _fail(name, "dtypes", dtypes, "lists a dtype twice")
+    if not isinstance(spec.tolerances, Mapping):
+        _fail(name, "tolerances", spec.tolerances, "must map dtype -> (rtol, atol)")
+    for dtype, tol in spec.tolerances.items():
+        if dtype not in FLOATING_DTYPES:
+            _fail(name, "tolerances", dict(spec.tolerances), f"key {dtype!r} is not a floating dtype")
+        if (
+            not isinstance(tol, tuple)
+            or len(tol) != 2
+            or not all(isinstance(t, (int, float)) and t >= 0 for t in tol)
+        ):
+            _fail(name, "tolerances", dict(spec.tolerances), f"value {tol!r} for {dtype} must be (rtol >= 0, atol >= 0)")
+    if spec.surrogate_gradient is not None and (
+        not isinstance(spec.surrogate_gradient, str) or not spec.surrogate_gradient.strip()
+    ):
+        _fail(name, "surrogate_gradient", spec.surrogate_gradient, "must be None or a non-empty reason")
+    if not isinstance(spec.opt_outs, Mapping):
+        _fail(name, "opt_outs", spec.opt_outs, "must map property name -> reason")
+    for prop, reason in spec.opt_outs.items():
+        if prop not in PROPERTIES:
+            _fail(name, "opt_outs", dict(spec.opt_outs), f"unknown property {prop!r}; known: {', '.join(PROPERTIES)}")
+        if not isinstance(reason, str) or not reason.strip():
+            _fail(name, "opt_outs", dict(spec.opt_outs), f"opt-out of {prop!r} needs a non-empty reason")
+    if torch.float64 not in dtypes and "vjp_finite_differences" not in spec.opt_outs and not spec.surrogate_gradient:
+        _fail(name, "dtypes", dtypes, "float64 is needed by the finite-difference oracle; add it or opt out of 'vjp_finite_differences'")
+
+
+def _validate_args_signature(spec: FunctionSpec) -> None:
+    try:
+        inspect.signature(spec.args).bind(torch.float64, torch.device("cpu"))
+    except TypeError:
+        _fail(spec.name, "args", spec.args, "must accept (dtype, device) and return a strategy of tuples")
+    except ValueError:  # builtins without a signature: accept and let the first draw tell
+        pass
+
+
+def _validate_function_class(spec: FunctionSpec) -> None:
+    cls = spec.function_class
+    if cls is None:
+        cls = getattr(spec.function, "__self__", None)
+        if not (isinstance(cls, type) and issubclass(cls, torch.autograd.Function)):
+            _fail(
+                spec.name,
+                "function",
+                spec.function,
+                "is not a Function's .apply; pass function_class= naming the torch.autograd.Function subclass",
+            )
+    elif not (isinstance(cls, type) and issubclass(cls, torch.autograd.Function)):
+        _fail(spec.name, "function_class", cls, "must be a torch.autograd.Function subclass")

@@ -1,0 +1,92 @@
+"""What one parametrized property test runs on, and the helpers every property body uses."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+import torch
+from hypothesis import strategies as st
+
+from funcs.spec import PROPERTIES, FunctionSpec
+from properties.harness import as_outputs, differentiable_indices
+from properties.report import reproducer
+from properties.strategies import cotangents_like, tensors
+
+__all__ = ["Case", "autograd_property", "draw_args", "draw_cotangents", "draw_directions"]
+
+
+@dataclasses.dataclass
+class Case:
+    """One (spec, dtype, device) cell of a property, plus what its examples measured."""
+
+    spec: FunctionSpec
+    dtype: torch.dtype
+    device: str
+    prop: str
+    source: str  # where the spec came from, for reproducers
+    examples: int = 0
+    worst_margin: float = 0.0
+    events: dict[str, int] = dataclasses.field(default_factory=dict)
+
+    def __repr__(self) -> str:  # Hypothesis prints it in every falsifying example
+        return f"Case({self.prop}: {self.id})"
+
+    @property
+    def id(self) -> str:
+        return f"{self.spec.name}-{str(self.dtype).removeprefix('torch.')}-{self.device}"
+
+    def record(self, *margins: float) -> None:
+        """Count one passing example and keep the worst margin (error / tolerance) seen."""
+        self.examples += 1
+        for m in margins:
+            self.worst_margin = max(self.worst_margin, float(m))
+
+    def note(self, event: str) -> None:
+        self.events[event] = self.events.get(event, 0) + 1
+
+    def reproduce(self, check: str, **kwargs: Any):
+        """Context manager: a failure inside gets a pasteable reproducer as a PEP 678 note."""
+        return reproducer(self, check, kwargs)
+
+
+def autograd_property(name: str, *, dtypes: str = "spec"):
+    """Mark a test as the property ``name``; conftest parametrizes it over specs x dtypes x devices.
+
+    ``dtypes="spec"`` runs every dtype the spec supports; ``"float64"`` only float64.
+    """
+    if name not in PROPERTIES:
+        raise ValueError(f"autograd_property: unknown property {name!r}; add it to funcs.spec.PROPERTIES")
+    if dtypes not in ("spec", "float64"):
+        raise ValueError(f"autograd_property: dtypes={dtypes!r} must be 'spec' or 'float64'")
+    return pytest.mark.autograd_property(name=name, dtypes=dtypes)
+
+
+def draw_args(case: Case, data: st.DataObject) -> tuple[Any, ...]:
+    """Draw the spec's positional arguments for the case's dtype and device."""
+    args = data.draw(case.spec.args(case.dtype, torch.device(case.device)), label="args")
+    if not isinstance(args, tuple):
+        raise TypeError(f"spec {case.spec.name!r}: args strategy drew a {type(args).__name__}, expected a tuple")
+    return args
+
+
+def draw_cotangents(case: Case, data: st.DataObject, args: tuple[Any, ...]) -> tuple[torch.Tensor, ...]:
+    """Cotangents shaped like the reference's outputs (so a wrong custom shape cannot hide)."""
+    with torch.no_grad():
+        outputs = as_outputs(case.spec.reference(*args), what=f"{case.spec.name} reference")
+    return data.draw(cotangents_like(outputs), label="cotangents")
+
+
+def draw_directions(data: st.DataObject, args: tuple[Any, ...]) -> tuple[torch.Tensor, ...]:
+    """float64 directions in [-1, 1] for every differentiable argument (finite differences)."""
+    unit = st.floats(-1.0, 1.0)
+    return data.draw(
+        st.tuples(
+            *(
+                tensors(dtype=torch.float64, device=args[i].device, shape=tuple(args[i].shape), elements_strategy=unit)
+                for i in differentiable_indices(args)
+            )
+        ),
+        label="directions",
+    )

@@ -1,0 +1,141 @@
+"""Running a Function and its reference under autograd: inputs, outputs, VJPs, raw backward calls."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import torch
+
+__all__ = [
+    "BackwardCall",
+    "as_outputs",
+    "differentiable_indices",
+    "float64_args",
+    "recording_backward",
+    "vjp",
+    "with_grad",
+]
+
+
+def differentiable_indices(args: Sequence[Any]) -> tuple[int, ...]:
+    """Positions of floating-point tensors: the ones the suite makes require grad."""
+    return tuple(i for i, a in enumerate(args) if isinstance(a, torch.Tensor) and a.is_floating_point())
+
+
+def float64_args(args: Sequence[Any]) -> tuple[Any, ...]:
+    """The same arguments with floating tensors upcast to float64 (exactly: every dtype fits)."""
+    return tuple(a.to(torch.float64) if isinstance(a, torch.Tensor) and a.is_floating_point() else a for a in args)
+
+
+def with_grad(args: Sequence[Any], which: Sequence[int]) -> tuple[Any, ...]:
+    """Fresh leaves: tensors at ``which`` require grad, the others are detached copies."""
+    fresh = []
+    for i, a in enumerate(args):
+        if isinstance(a, torch.Tensor):
+            a = a.detach().clone().requires_grad_(i in which)
+        fresh.append(a)
+    return tuple(fresh)
+
+
+def as_outputs(out: Any, *, what: str = "function") -> tuple[torch.Tensor, ...]:
+    """A Function's result as a tuple of tensors; anything else is a clear error."""
+    outs = out if isinstance(out, tuple) else (out,)
+    for i, o in enumerate(outs):
+        if not isinstance(o, torch.Tensor):
+            raise TypeError(f"{what} returned {type(o).__name__} at output {i}; expected tensors")
+    return outs
+
+
+def vjp(
+    fn: Callable[..., Any],
+    args: Sequence[Any],
+    which: Sequence[int],
+    cotangents: Sequence[torch.Tensor],
+    *,
+    retain_graph: bool = False,
+    what: str = "function",
+) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
+    """(outputs, gradients for args[which]); a gradient autograd leaves as None becomes zeros."""
+    leaves = with_grad(args, which)
+    outs = as_outputs(fn(*leaves), what=what)
+    inputs = [leaves[i] for i in which]
+    pairs = [(o, c) for o, c in zip(outs, cotangents) if o.requires_grad]
+    if not inputs or not pairs:
+        grads = [None] * len(inputs)
+    else:
+        grads = torch.autograd.grad(
+            [o for o, _ in pairs], inputs, [c for _, c in pairs], allow_unused=True, retain_graph=retain_graph
+        )
+    grads = tuple(torch.zeros_like(x) if g is None else g for g, x in zip(grads, inputs))
+    return tuple(o.detach() for o in outs), grads
+
+
+@dataclasses.dataclass
+class BackwardCall:
+    """One call of a Function's backward as autograd made it, before autograd's own fix-ups.
+
+    Autograd quietly sums a gradient whose shape broadcasts to its input's and casts dtypes, so
+    shape and dtype bugs are only visible in what backward itself returned.
+    """
+
+    inputs: tuple[Any, ...]  # per forward input: (shape, dtype, device) for tensors, else the type name
+    grad_outputs: tuple[Any, ...]
+    grad_outputs_before: tuple[Any, ...]  # (version, clone) taken before backward ran
+    returned: tuple[Any, ...]
+
+
+def _describe(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return (value.shape, value.dtype, value.device)
+    return type(value).__name__
+
+
+@contextlib.contextmanager
+def _patched(cls: type, name: str, replacement: Callable[..., Any]) -> Iterator[None]:
+    had_own = name in cls.__dict__
+    own = cls.__dict__.get(name)
+    setattr(cls, name, staticmethod(replacement))
+    try:
+        yield
+    finally:
+        if had_own:
+            setattr(cls, name, own)
+        else:
+            delattr(cls, name)
+
+
+@contextlib.contextmanager
+def recording_backward(cls: type[torch.autograd.Function]) -> Iterator[list[BackwardCall]]:
+    """Record every backward (or vjp) call of ``cls`` while the block runs; restored afterwards.
+
+    The forward inputs' metadata is recorded too (from ``setup_context`` in the modern style,
+    from ``forward`` otherwise), keyed by ctx, so each call can be checked against its inputs.
+    """
+    Function = torch.autograd.Function
+    backward_name = "vjp" if cls.vjp is not Function.vjp else "backward"
+    modern = getattr(cls, "setup_context", None) is not getattr(Function, "setup_context", None)
+    forward_name = "setup_context" if modern else "forward"
+    user_backward = getattr(cls, backward_name)
+    user_forward = getattr(cls, forward_name)
+    inputs_of: dict[int, tuple[Any, ...]] = {}
+    calls: list[BackwardCall] = []
+
+    def record_inputs(ctx, *rest):
+        inputs = rest[0] if modern else rest
+        inputs_of[id(ctx)] = tuple(_describe(x) for x in inputs)
+        return user_forward(ctx, *rest)
+
+    def record_backward(ctx, *grad_outputs):
+        before = tuple(
+            (g._version, g.detach().clone()) if isinstance(g, torch.Tensor) else None for g in grad_outputs
+        )
+        returned = user_backward(ctx, *grad_outputs)
+        returned_tuple = returned if isinstance(returned, tuple) else (returned,)
+        calls.append(BackwardCall(inputs_of.get(id(ctx), ()), grad_outputs, before, returned_tuple))
+        return returned
+
+    with _patched(cls, forward_name, record_inputs), _patched(cls, backward_name, record_backward):
+        yield calls

@@ -1,0 +1,202 @@
+"""The two oracles: the native reference under autograd, and finite differences in float64.
+
+Native oracle.  Every dtype is judged against float64 truth (the reference run on the same
+inputs upcast to float64, which is exact).  The custom result may be no worse than the native
+reference's own error at that dtype plus a stated slack:
+
+    |custom - truth| <= |native - truth| + atol + rtol*|truth| + ROUNDING_ULPS * eps * magnitude
+
+``(rtol, atol)`` are torch.testing's defaults for the dtype (or the spec's override).
+``magnitude`` is what the value is a sum of: ``|J| |x|`` for a forward value and ``|J|^T |u|``
+for a vector-Jacobian product, from the float64 reference's Jacobian.  It is why a result that
+cancels (``sum(g * x)`` near zero) is not held to a relative tolerance of its tiny value while
+its rounding error is set by its large terms.
+
+Finite-difference oracle.  Along a direction ``v`` and cotangent ``u`` drawn by Hypothesis, the
+slope of ``phi(t) = u . f(x + t v)`` is estimated by central differences at steps h and 2h and
+Richardson-extrapolated; it must equal ``(J^T u) . v`` from the Function's backward.  The
+tolerance comes from the step: the two estimates' disagreement bounds the truncation error, and
+float64 rounding of ``phi`` over the step bounds the rest.  A disagreement far beyond smooth
+truncation means a kink or jump within 2h of the sample; such points are left to the native
+oracle instead of being reported.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+
+from properties.harness import as_outputs, float64_args
+
+__all__ = [
+    "Comparison",
+    "FiniteDifferenceResult",
+    "assert_matches_truth",
+    "finite_difference_slope",
+    "jacobian_magnitudes",
+]
+
+ROUNDING_ULPS = 8.0
+FD_STEP = 1e-4
+# Smooth truncation at FD_STEP is ~h^2 |phi'''| ~ 1e-8 of the slope; a kink gives O(1).
+NONSMOOTH_RATIO = 1e-3
+FD_ROUNDING_ULPS = 64.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Comparison:
+    what: str
+    margin: float  # worst |custom - truth| / allowed; above 1 fails
+
+
+def _fmt_index(flat: int, shape: torch.Size) -> tuple[int, ...]:
+    return tuple(int(i) for i in torch.unravel_index(torch.tensor(flat), shape)) if len(shape) else ()
+
+
+def assert_matches_truth(
+    got: torch.Tensor,
+    native: torch.Tensor,
+    truth: torch.Tensor,
+    magnitude: torch.Tensor,
+    *,
+    tolerance: tuple[float, float],
+    what: str,
+) -> Comparison:
+    """Check got (custom, some dtype) against float64 truth, allowing native's error plus slack."""
+    if got.shape != native.shape:
+        raise AssertionError(f"{what}: shape {tuple(got.shape)}, reference gives {tuple(native.shape)}")
+    if got.dtype != native.dtype:
+        raise AssertionError(f"{what}: dtype {got.dtype}, reference gives {native.dtype}")
+    if got.device != native.device:
+        raise AssertionError(f"{what}: device {got.device}, reference gives {native.device}")
+    if got.numel() == 0:
+        return Comparison(what, 0.0)
+    rtol, atol = tolerance
+    g = got.detach().to("cpu", torch.float64)
+    n = native.detach().to("cpu", torch.float64)
+    t = truth.detach().to("cpu", torch.float64)
+    eps = torch.finfo(got.dtype).eps
+    allowed = (n - t).abs() + atol + rtol * t.abs() + ROUNDING_ULPS * eps * magnitude.to("cpu", torch.float64)
+    err = (g - t).abs()
+    native_finite = torch.isfinite(n)
+    # Where native itself is not finite, the custom result must be the same non-finite value.
+    same_nonfinite = (g == n) | (torch.isnan(g) & torch.isnan(n))
+    bad_nonfinite = ~native_finite & ~same_nonfinite
+    ratio = torch.where(native_finite, err / allowed, torch.zeros_like(err))
+    ratio = torch.where(native_finite & ~torch.isfinite(g), torch.full_like(err, float("inf")), ratio)
+    ratio = torch.where(bad_nonfinite, torch.full_like(err, float("inf")), ratio)
+    ratio = torch.nan_to_num(ratio, nan=float("inf"))
+    margin = float(ratio.max())
+    if margin > 1.0:
+        worst = int(ratio.reshape(-1).argmax())
+        index = _fmt_index(worst, got.shape)
+        count = int((ratio > 1.0).sum())
+        raise AssertionError(
+            f"{what}: {count} of {got.numel()} elements out of tolerance; worst at index {index}: "
+            f"expected {t.reshape(-1)[worst].item()!r} (float64 truth), native {n.reshape(-1)[worst].item()!r}, "
+            f"got {g.reshape(-1)[worst].item()!r}; |got - truth| = {err.reshape(-1)[worst].item():.3g} > allowed "
+            f"{allowed.reshape(-1)[worst].item():.3g} (native error + atol {atol:g} + rtol {rtol:g}*|truth| "
+            f"+ {ROUNDING_ULPS:g} ulp * magnitude {magnitude.reshape(-1)[worst].item():.3g})"
+        )
+    return Comparison(what, margin)
+
+
+def jacobian_magnitudes(
+    reference: Callable[..., Any],
+    args: Sequence[Any],
+    which: Sequence[int],
+    cotangents: Sequence[torch.Tensor] | None = None,
+) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
+    """From the float64 reference's Jacobian J: (|f| + |J||x| per output, |J|^T|u| per input).
+
+    Computed on the CPU in float64; the second tuple is empty when ``cotangents`` is None.
+    """
+    args64 = tuple(a.detach().to("cpu") if isinstance(a, torch.Tensor) else a for a in float64_args(args))
+    inputs = tuple(args64[i] for i in which)
+
+    def of_inputs(*xs):
+        full = list(args64)
+        for i, x in zip(which, xs):
+            full[i] = x
+        return as_outputs(reference(*full), what="reference")
+
+    outs = of_inputs(*inputs)
+    fwd = [o.abs().clone() for o in outs]
+    bwd = [torch.zeros_like(x) for x in inputs]
+    if inputs and all(x.numel() for x in inputs) and all(o.numel() for o in outs):
+        jac = torch.autograd.functional.jacobian(of_inputs, inputs, vectorize=True, strategy="reverse-mode")
+        for k, out in enumerate(outs):
+            for j, x in enumerate(inputs):
+                block = jac[k][j].reshape(out.numel(), x.numel()).abs()
+                fwd[k] += (block @ x.reshape(-1).abs()).reshape(out.shape)
+                if cotangents is not None:
+                    u = cotangents[k].detach().to("cpu", torch.float64).reshape(-1).abs()
+                    bwd[j] += (block.T @ u).reshape(x.shape)
+    return tuple(fwd), (tuple(bwd) if cotangents is not None else ())
+
+
+@dataclasses.dataclass(frozen=True)
+class FiniteDifferenceResult:
+    estimate: float  # Richardson-extrapolated slope u . (J v)
+    analytic: float  # (J^T u) . v from backward
+    tolerance: float
+    smooth: bool
+    reason: str = ""
+
+    @property
+    def margin(self) -> float:
+        if not self.smooth:
+            return 0.0
+        error = abs(self.estimate - self.analytic)
+        if error == 0:
+            return 0.0
+        return error / self.tolerance if self.tolerance else float("inf")
+
+
+def finite_difference_slope(
+    function: Callable[..., Any],
+    args: Sequence[Any],
+    which: Sequence[int],
+    cotangents: Sequence[torch.Tensor],
+    directions: Sequence[torch.Tensor],
+    analytic: float,
+    *,
+    step: float = FD_STEP,
+) -> FiniteDifferenceResult:
+    """Estimate u . (J v) for ``function`` in float64 and judge ``analytic`` against it."""
+    base = float64_args(args)
+    us = [c.to(torch.float64) for c in cotangents]
+
+    def phi(t: float) -> tuple[float, float]:
+        moved = list(base)
+        for i, v in zip(which, directions):
+            moved[i] = base[i] + t * v.to(torch.float64)
+        with torch.no_grad():
+            outs = as_outputs(function(*moved))
+        value = sum(float((u * o).sum()) for u, o in zip(us, outs))
+        size = sum(float((u * o).abs().sum()) for u, o in zip(us, outs))
+        return value, size
+
+    (p1, s1), (m1, t1), (p2, s2), (m2, t2) = phi(step), phi(-step), phi(2 * step), phi(-2 * step)
+    values = (p1, m1, p2, m2)
+    if not all(map(_finite, values)):
+        return FiniteDifferenceResult(float("nan"), analytic, 0.0, False, "non-finite value within 2h")
+    d1 = (p1 - m1) / (2 * step)
+    d2 = (p2 - m2) / (4 * step)
+    estimate = (4 * d1 - d2) / 3
+    truncation = abs(d1 - d2)
+    rounding = FD_ROUNDING_ULPS * torch.finfo(torch.float64).eps * max(s1, t1, s2, t2) / step
+    scale = abs(d1) + abs(analytic) + rounding
+    if truncation > NONSMOOTH_RATIO * scale + rounding:
+        return FiniteDifferenceResult(
+            estimate, analytic, 0.0, False, f"kink or jump within 2h: slopes {d1!r} (h) vs {d2!r} (2h)"
+        )
+    tolerance = 10 * truncation + rounding + 1e-12 * scale
+    return FiniteDifferenceResult(estimate, analytic, tolerance, True)
+
+
+def _finite(x: float) -> bool:
+    return x == x and abs(x) != float("inf")

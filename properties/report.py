@@ -1,0 +1,196 @@
+"""Failure reproducers and the verification report (spec x property matrix)."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import math
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from funcs.spec import PROPERTIES
+
+__all__ = ["CellResult", "literal", "reproducer", "write_report", "summary_lines"]
+
+
+def _number(x: float) -> str:
+    if math.isnan(x):
+        return "float('nan')"
+    if math.isinf(x):
+        return "float('inf')" if x > 0 else "-float('inf')"
+    return repr(x)
+
+
+def _nested(values: Any) -> str:
+    if isinstance(values, list):
+        return "[" + ", ".join(_nested(v) for v in values) + "]"
+    return _number(float(values))
+
+
+def literal(value: Any) -> str:
+    """Python source that rebuilds ``value`` exactly (tensors included)."""
+    if isinstance(value, torch.Tensor):
+        meta = f"dtype={value.dtype}, device={str(value.device)!r}"
+        if value.numel() == 0:
+            return f"torch.empty({tuple(value.shape)}, {meta})"
+        return f"torch.tensor({_nested(value.detach().cpu().tolist())}, {meta})"
+    if isinstance(value, tuple):
+        inner = ", ".join(literal(v) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    if isinstance(value, list):
+        return "[" + ", ".join(literal(v) for v in value) + "]"
+    if isinstance(value, float):
+        return _number(value)
+    if isinstance(value, torch.dtype):
+        return str(value)
+    return repr(value)
+
+
+@contextlib.contextmanager
+def reproducer(case: Any, check: str, kwargs: dict[str, Any]) -> Iterator[None]:
+    """Attach a pasteable reproducer (PEP 678 note) to any exception raised in the block."""
+    try:
+        yield
+    except Exception as exc:
+        module, _, function = check.partition(":")
+        call_args = "".join(f",\n    {k}={literal(v)}" for k, v in kwargs.items())
+        exc.add_note(
+            f"autograd-props: property {case.prop!r} failed for spec {case.spec.name!r} "
+            f"({str(case.dtype).removeprefix('torch.')}, {case.device}); shapes: {_shapes(kwargs)}\n"
+            f"Reproduce with:\n"
+            f"import torch\nfrom funcs import spec_named\nfrom {module} import {function}\n"
+            f"spec = spec_named({case.source!r}, {case.spec.name!r})\n"
+            f"{function}(spec{call_args})"
+        )
+        raise
+
+
+def _shapes(kwargs: dict[str, Any]) -> str:
+    def shape(v: Any) -> Any:
+        if isinstance(v, torch.Tensor):
+            return tuple(v.shape)
+        if isinstance(v, (tuple, list)):
+            return [shape(x) for x in v]
+        return type(v).__name__
+
+    return ", ".join(f"{k}={shape(v)}" for k, v in kwargs.items())
+
+
+@dataclasses.dataclass
+class CellResult:
+    """One test outcome: (spec, property, dtype, device)."""
+
+    spec: str
+    prop: str
+    dtype: str
+    device: str
+    outcome: str  # passed | failed | opted-out | not-applicable | skipped
+    reason: str = ""
+    examples: int = 0
+    worst_margin: float = 0.0
+    nodeid: str = ""
+    failure: str = ""
+
+
+_RANK = {"failed": 0, "passed": 1, "opted-out": 2, "not-applicable": 3, "skipped": 4}
+
+
+def _merge(cells: list[CellResult]) -> dict[str, Any]:
+    outcome = min((c.outcome for c in cells), key=_RANK.__getitem__)
+    ran = [c for c in cells if c.outcome in ("passed", "failed")]
+    return {
+        "outcome": outcome,
+        "reasons": sorted({c.reason for c in cells if c.reason and c.outcome == outcome}),
+        "examples": sum(c.examples for c in ran),
+        "dtypes": sorted({c.dtype for c in ran}),
+        "devices": sorted({c.device for c in ran}),
+        "worst_margin": max((c.worst_margin for c in ran), default=0.0),
+        "failures": [c.nodeid for c in cells if c.outcome == "failed"],
+    }
+
+
+def _matrix(results: Iterable[CellResult]) -> tuple[list[str], list[str], dict[tuple[str, str], dict[str, Any]]]:
+    grouped: dict[tuple[str, str], list[CellResult]] = {}
+    for r in results:
+        grouped.setdefault((r.spec, r.prop), []).append(r)
+    specs = list(dict.fromkeys(k[0] for k in grouped))
+    order = {p: i for i, p in enumerate(PROPERTIES)}
+    props = sorted(dict.fromkeys(k[1] for k in grouped), key=lambda p: order.get(p, len(order)))
+    return specs, props, {k: _merge(v) for k, v in grouped.items()}
+
+
+def _cell_text(cell: dict[str, Any] | None) -> str:
+    if cell is None:
+        return "-"
+    o = cell["outcome"]
+    if o == "passed":
+        return f"pass ({cell['examples']} ex, margin {cell['worst_margin']:.2g})"
+    if o == "failed":
+        return f"**FAIL** ({len(cell['failures'])} of cells)"
+    return o
+
+
+def write_report(results: list[CellResult], directory: Path, header: dict[str, str]) -> tuple[Path, Path]:
+    """Write verification.json and verification.md; return their paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    specs, props, cells = _matrix(results)
+    json_path = directory / "verification.json"
+    json_path.write_text(
+        json.dumps(
+            {
+                "header": header,
+                "matrix": {f"{s}::{p}": c for (s, p), c in cells.items()},
+                "cells": [dataclasses.asdict(r) for r in results],
+            },
+            indent=2,
+        )
+    )
+    lines = ["# autograd-props verification report", ""]
+    lines += [f"- {k}: {v}" for k, v in header.items()]
+    lines += [
+        "",
+        "Each cell: outcome over all dtypes and devices run, examples that passed, and the worst margin "
+        "(largest error / its tolerance; a failure is above 1).",
+        "",
+        "| spec | " + " | ".join(props) + " |",
+        "|---" * (len(props) + 1) + "|",
+    ]
+    for s in specs:
+        row = []
+        for p in props:
+            cell = cells.get((s, p))
+            text = _cell_text(cell)
+            if cell and cell["outcome"] == "failed":
+                text = f"[{text}](#failure-{s}-{p})"
+            row.append(text)
+        lines.append(f"| {s} | " + " | ".join(row) + " |")
+    notes = [(s, p, c) for (s, p), c in cells.items() if c["outcome"] not in ("passed", "failed")]
+    if notes:
+        lines += ["", "## Opt-outs and cells that did not run", ""]
+        lines += [f"- {s} / {p}: {c['outcome']}: {'; '.join(c['reasons'])}" for s, p, c in notes]
+    failures = [r for r in results if r.outcome == "failed"]
+    if failures:
+        lines += ["", "## Failures", ""]
+        for r in failures:
+            lines += [f'<a id="failure-{r.spec}-{r.prop}"></a>', f"### {r.nodeid}", "", "```", r.failure.strip(), "```", ""]
+    md_path = directory / "verification.md"
+    md_path.write_text("\n".join(lines) + "\n")
+    return json_path, md_path
+
+
+def summary_lines(results: list[CellResult]) -> list[str]:
+    """The matrix compactly, one line per spec, for the terminal summary."""
+    specs, props, cells = _matrix(results)
+    symbol = {"passed": ".", "failed": "F", "opted-out": "o", "not-applicable": "n", "skipped": "s"}
+    width = max((len(s) for s in specs), default=4)
+    lines = [" " * width + "  " + " ".join(f"{i:>2}" for i in range(1, len(props) + 1))]
+    for s in specs:
+        marks = " ".join(f"{symbol[cells[(s, p)]['outcome']] if (s, p) in cells else '-':>2}" for p in props)
+        lines.append(f"{s:<{width}}  {marks}")
+    lines.append("properties: " + ", ".join(f"{i}={p}" for i, p in enumerate(props, 1)))
+    lines.append("legend: . pass  F fail  o opted out  n not applicable  s skipped")
+    return lines

@@ -1,0 +1,44 @@
+"""Property 'forward': the Function's outputs match the reference's (values, shape, dtype, device)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from funcs.spec import FunctionSpec
+from properties.case import autograd_property, draw_args
+from properties.harness import as_outputs, differentiable_indices, float64_args, with_grad
+from properties.oracles import assert_matches_truth, jacobian_magnitudes
+
+
+def check_forward(spec: FunctionSpec, *, args: tuple[Any, ...]) -> list[float]:
+    """Run the Function (inputs requiring grad, as in training) and compare with the reference."""
+    which = differentiable_indices(args)
+    got = as_outputs(spec.function(*with_grad(args, which)), what=spec.name)
+    with torch.no_grad():
+        native = as_outputs(spec.reference(*args), what="reference")
+        truth = as_outputs(spec.reference(*float64_args(args)), what="reference")
+    if len(got) != len(native):
+        raise AssertionError(f"{spec.name}: {len(got)} outputs, reference gives {len(native)}")
+    magnitudes, _ = jacobian_magnitudes(spec.reference, args, which)
+    margins = []
+    for k, (g, n, t, m) in enumerate(zip(got, native, truth, magnitudes)):
+        what = f"{spec.name} forward output {k}"
+        if not n.is_floating_point():
+            if not torch.equal(g, n):
+                raise AssertionError(f"{what}: non-floating output differs from the reference")
+            continue
+        margins.append(assert_matches_truth(g.detach(), n, t, m, tolerance=spec.tolerance(n.dtype), what=what).margin)
+    return margins
+
+
+@autograd_property("forward")
+@given(data=st.data())
+def test_forward_matches_reference(case, data):
+    args = draw_args(case, data)
+    with case.reproduce("properties.test_forward:check_forward", args=args):
+        margins = check_forward(case.spec, args=args)
+    case.record(*margins)
