@@ -36,6 +36,10 @@ def load_specs(source: str) -> tuple[FunctionSpec, ...]:
         raise SpecSourceError(f"cannot import module {module_name!r} (from {source!r}): {exc}") from exc
     except SpecError as exc:
         raise SpecSourceError(f"module {module_name!r} defines a malformed spec: {exc}") from exc
+    except Exception as exc:  # the user's module itself is broken: say so, without a traceback
+        raise SpecSourceError(
+            f"importing module {module_name!r} raised {type(exc).__name__}: {exc}"
+        ) from exc
     try:
         value = getattr(module, attr)
     except AttributeError:

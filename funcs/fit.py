@@ -98,10 +98,10 @@ def least_squares(x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
     Raises ValueError when all ``x`` are equal: the line is then not unique.
     """
     x, y = _float64_cpu(x), _float64_cpu(y)
+    if x.numel() == 0 or bool(x.max() == x.min()):
+        raise ValueError("least_squares: all x values are equal, so the fitted line is not unique")
     dx = x - x.mean()
     sxx = float(dx @ dx)
-    if sxx == 0.0:
-        raise ValueError("least_squares: all x values are equal, so the fitted line is not unique")
     w = float(dx @ (y - y.mean())) / sxx
     b = float(y.mean()) - w * float(x.mean())
     return w, b
@@ -112,12 +112,13 @@ def hessian_eigenvalues(x: torch.Tensor) -> tuple[float, float]:
 
     With ``m`` the mean and ``v`` the (population) variance of ``x`` the Hessian is
     ``2 [[v + m^2, m], [m, 1]]``: trace ``2 (v + m^2 + 1)``, determinant ``4 v``.  ``lambda_min``
-    is taken as ``det / lambda_max``, which does not cancel.  The loss does not depend on ``y``'s
-    values here: the Hessian of a least-squares loss is the same for every target.
+    is taken as ``det / lambda_max``, which does not cancel; it is 0 when all ``x`` are equal.
+    ``y`` plays no part: a least-squares loss has the same Hessian for every target.
     """
     x = _float64_cpu(x)
     m = float(x.mean())
-    v = float(((x - m) ** 2).mean())
+    # equal x give v = 0 exactly (x - mean need not round to 0), hence lambda_min = 0
+    v = 0.0 if bool(x.max() == x.min()) else float(((x - m) ** 2).mean())
     half_trace = v + m * m + 1.0
     lam_max = half_trace + math.sqrt(max(half_trace * half_trace - 4.0 * v, 0.0))
     lam_min = 4.0 * v / lam_max
@@ -327,7 +328,9 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help="training epochs, >= 0 (default %(default)s)")
     parser.add_argument("--lr", type=_float, default=DEFAULT_LR, help="learning rate, > 0 (default %(default)s)")
     parser.add_argument("--num", type=int, default=DEFAULT_NUM, help="number of data points, >= 2 (default %(default)s)")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="torch.manual_seed for the data (default %(default)s)")
+    parser.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help="torch.manual_seed for the data (default %(default)s)"
+    )
     parser.add_argument("--dtype", choices=tuple(DTYPES), default="float32", help="default %(default)s")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default %(default)s)")
     parser.add_argument(
@@ -336,11 +339,13 @@ def _build_parser() -> argparse.ArgumentParser:
         default="custom",
         help="custom: Affine.apply; native: plain w * x + b under autograd (default %(default)s)",
     )
-    parser.add_argument("--plot", metavar="PATH", help="save a PNG with the loss curve and the fitted line (needs matplotlib)")
+    parser.add_argument(
+        "--plot", metavar="PATH", help="save a PNG with the loss curve and the fitted line (needs matplotlib)"
+    )
     return parser
 
 
-def _check_device(parser: argparse.ArgumentParser, text: str) -> torch.device:
+def _check_device(parser: argparse.ArgumentParser, text: str, dtype: torch.dtype) -> torch.device:
     try:
         device = torch.device(text)
     except (RuntimeError, ValueError) as err:
@@ -352,9 +357,13 @@ def _check_device(parser: argparse.ArgumentParser, text: str) -> torch.device:
         if mps is None or not mps.is_available():
             parser.error(f"argument --device: {text!r} is not available: torch.backends.mps.is_available() is False")
     try:
-        torch.zeros(1, device=device)
-    except Exception as err:  # unavailable index, backend not compiled in, ...
+        torch.zeros(1, device=device).cpu()  # also rules out data-less devices such as meta
+    except Exception as err:  # unavailable index, backend not compiled in, no data, ...
         parser.error(f"argument --device: {text!r} is not available: {err}")
+    try:
+        torch.zeros(1, dtype=dtype, device=device).cpu()
+    except Exception as err:  # e.g. float64 on mps
+        parser.error(f"argument --dtype: {dtype} is not supported on device {text!r}: {err}")
     return device
 
 
@@ -371,7 +380,7 @@ def _validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> torc
         parent = os.path.dirname(os.path.abspath(args.plot))
         if not os.path.isdir(parent):
             parser.error(f"argument --plot: directory {parent!r} does not exist")
-    return _check_device(parser, args.device)
+    return _check_device(parser, args.device, DTYPES[args.dtype])
 
 
 def _import_matplotlib():
@@ -399,10 +408,19 @@ def _plot(path: str, x: torch.Tensor, y: torch.Tensor, fit: FitResult, ls: tuple
     xs, ys = _float64_cpu(x), _float64_cpu(y)
     ax_line.scatter(xs.numpy(), ys.numpy(), color="black", s=18, label="data", zorder=3)
     grid = torch.linspace(float(xs.min()), float(xs.max()), 2, dtype=torch.float64)
-    ax_line.plot(grid.numpy(), (fit.w * grid + fit.b).numpy(), color="tab:red", label=f"gradient descent: w={fit.w:.4f}, b={fit.b:.4f}")
+    ax_line.plot(
+        grid.numpy(),
+        (fit.w * grid + fit.b).numpy(),
+        color="tab:red",
+        label=f"gradient descent: w={fit.w:.4f}, b={fit.b:.4f}",
+    )
     if ls is not None:
         ax_line.plot(
-            grid.numpy(), (ls[0] * grid + ls[1]).numpy(), color="tab:green", linestyle="--", label=f"least squares: w={ls[0]:.4f}, b={ls[1]:.4f}"
+            grid.numpy(),
+            (ls[0] * grid + ls[1]).numpy(),
+            color="tab:green",
+            linestyle="--",
+            label=f"least squares: w={ls[0]:.4f}, b={ls[1]:.4f}",
         )
     ax_line.set_xlabel("x * 0.1")
     ax_line.set_ylabel("y")
@@ -422,7 +440,10 @@ def main(argv: list[str] | None = None) -> int:
         try:
             _import_matplotlib()
         except ImportError as err:
-            print(f"error: --plot needs matplotlib, which cannot be imported ({err}); pip install matplotlib", file=sys.stderr)
+            print(
+                f"error: --plot needs matplotlib, which cannot be imported ({err}); pip install matplotlib",
+                file=sys.stderr,
+            )
             return 1
 
     dtype = DTYPES[args.dtype]
@@ -472,7 +493,10 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(f"plot written to {args.plot}")
 
-    ls_text = "least squares (float64): not unique, all x are equal" if ls is None else f"least squares (float64)  w {ls[0]:.6f}  b {ls[1]:.6f}"
+    if ls is None:
+        ls_text = "least squares (float64): not unique, all x are equal"
+    else:
+        ls_text = f"least squares (float64)  w {ls[0]:.6f}  b {ls[1]:.6f}"
     print(f"final  w {fit.w:.6f}  b {fit.b:.6f}   |   {ls_text}   |   true  w {TRUE_W:g}  b {TRUE_B:g}")
     return 0
 

@@ -33,6 +33,9 @@ class Case:
     def __repr__(self) -> str:  # Hypothesis prints it in every falsifying example
         return f"Case({self.prop}: {self.id})"
 
+    def _repr_pretty_(self, printer, cycle) -> None:  # Hypothesis's pretty-printer uses this
+        printer.text(repr(self))
+
     @property
     def id(self) -> str:
         return f"{self.spec.name}-{str(self.dtype).removeprefix('torch.')}-{self.device}"

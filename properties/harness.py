@@ -62,7 +62,8 @@ def vjp(
     leaves = with_grad(args, which)
     outs = as_outputs(fn(*leaves), what=what)
     inputs = [leaves[i] for i in which]
-    pairs = [(o, c) for o, c in zip(outs, cotangents) if o.requires_grad]
+    # Clones: a backward that writes into grad_output must not corrupt the caller's cotangents.
+    pairs = [(o, c.clone()) for o, c in zip(outs, cotangents) if o.requires_grad]
     if not inputs or not pairs:
         grads = [None] * len(inputs)
     else:

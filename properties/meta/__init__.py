@@ -1,0 +1,1 @@
+"""The suite's own tests: planted bugs the gate must catch, spec validation, strategies, oracles."""

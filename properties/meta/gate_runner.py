@@ -1,0 +1,44 @@
+"""Run the gate as a user does (a pytest subprocess with --funcs) and read its verification.json."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclasses.dataclass(frozen=True)
+class GateRun:
+    exit_code: int
+    failed: frozenset[str]  # properties with at least one failing cell
+    passed: frozenset[str]
+    output: str
+    cells: tuple[dict, ...]
+
+
+def run_gate(funcs: str, *extra: str, profile: str = "ci", env: dict[str, str] | None = None) -> GateRun:
+    """``pytest properties --funcs FUNCS`` in a subprocess; the property outcomes from its report."""
+    with tempfile.TemporaryDirectory() as report_dir:
+        command = [
+            sys.executable, "-m", "pytest", str(ROOT / "properties"), "--ignore", str(ROOT / "properties" / "meta"),
+            "-q", "-p", "no:cacheprovider", f"--hypothesis-profile={profile}", "--report-dir", report_dir,
+            *(["--funcs", funcs] if funcs else []), *extra,
+        ]
+        full_env = {**os.environ, **(env or {})}
+        full_env.pop("AUTOGRAD_PROPS_FUNCS", None) if env is None or "AUTOGRAD_PROPS_FUNCS" not in env else None
+        proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=full_env, timeout=900)
+        report = Path(report_dir) / "verification.json"
+        cells = tuple(json.loads(report.read_text())["cells"]) if report.exists() else ()
+    return GateRun(
+        exit_code=proc.returncode,
+        failed=frozenset(c["prop"] for c in cells if c["outcome"] == "failed"),
+        passed=frozenset(c["prop"] for c in cells if c["outcome"] == "passed"),
+        output=proc.stdout + proc.stderr,
+        cells=cells,
+    )
