@@ -180,19 +180,25 @@ def finite_difference_slope(
         size = sum(float((u * o).abs().sum()) for u, o in zip(us, outs))
         return value, size
 
-    (p1, s1), (m1, t1), (p2, s2), (m2, t2) = phi(step), phi(-step), phi(2 * step), phi(-2 * step)
-    values = (p1, m1, p2, m2)
-    if not all(map(_finite, values)):
+    (z0, s0), (p1, s1), (m1, t1), (p2, s2), (m2, t2) = (phi(t) for t in (0.0, step, -step, 2 * step, -2 * step))
+    if not all(map(_finite, (z0, p1, m1, p2, m2))):
         return FiniteDifferenceResult(float("nan"), analytic, 0.0, False, "non-finite value within 2h")
     d1 = (p1 - m1) / (2 * step)
     d2 = (p2 - m2) / (4 * step)
     estimate = (4 * d1 - d2) / 3
     truncation = abs(d1 - d2)
-    rounding = FD_ROUNDING_ULPS * torch.finfo(torch.float64).eps * max(s1, t1, s2, t2) / step
+    rounding = FD_ROUNDING_ULPS * torch.finfo(torch.float64).eps * max(s0, s1, t1, s2, t2) / step
     scale = abs(d1) + abs(analytic) + rounding
-    if truncation > NONSMOOTH_RATIO * scale + rounding:
+    # One-sided slopes differ by h*phi'' when smooth (so the gap doubles with the step) and by the
+    # jump at a kink (so it does not): this catches a kink exactly at the sample, where central
+    # differences are symmetric and agree with each other.
+    gap1 = (p1 - 2 * z0 + m1) / step
+    gap2 = (p2 - 2 * z0 + m2) / (2 * step)
+    kink_at_sample = abs(gap2 - 2 * gap1)
+    if truncation > NONSMOOTH_RATIO * scale + rounding or kink_at_sample > NONSMOOTH_RATIO * scale + 4 * rounding:
         return FiniteDifferenceResult(
-            estimate, analytic, 0.0, False, f"kink or jump within 2h: slopes {d1!r} (h) vs {d2!r} (2h)"
+            estimate, analytic, 0.0, False,
+            f"kink or jump within 2h: central slopes {d1!r} (h), {d2!r} (2h); one-sided gaps {gap1!r}, {gap2!r}",
         )
     tolerance = 10 * truncation + rounding + 1e-12 * scale
     return FiniteDifferenceResult(estimate, analytic, tolerance, True)

@@ -60,6 +60,11 @@ def safe_max_abs(dtype: torch.dtype) -> float:
     return min(1e4, math.sqrt(torch.finfo(dtype).max) / 4)
 
 
+def large_threshold(max_abs: float) -> float:
+    """Where the large-magnitude regime starts for a given bound."""
+    return min(100.0, max_abs / 2)
+
+
 def elements(
     dtype: torch.dtype,
     *,
@@ -91,7 +96,7 @@ def elements(
         positive = st.floats(low, high, width=width)
         return st.one_of(positive, positive.map(lambda v: -v))
 
-    parts = [magnitudes(tiny, min(10.0, top)), magnitudes(tiny, 1e-2), magnitudes(100.0, top)]
+    parts = [magnitudes(tiny, min(10.0, top)), magnitudes(tiny, 1e-2), magnitudes(large_threshold(top), top)]
     if allow_zero and min_abs == 0:
         parts.insert(1, st.just(0.0))
     return st.one_of(*parts)

@@ -1,0 +1,52 @@
+"""The oracles on hand-made cases: they flag wrong derivatives and stay quiet at kinks and cancellation."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from properties.oracles import assert_matches_truth, finite_difference_slope, jacobian_magnitudes
+
+
+def _slope(fn, x, analytic, u=1.0, v=1.0):
+    x = torch.tensor(x, dtype=torch.float64)
+    return finite_difference_slope(fn, (x,), (0,), (torch.tensor(u, dtype=torch.float64),), (torch.tensor(v, dtype=torch.float64),), analytic)
+
+
+def test_finite_differences_accept_the_true_slope_and_reject_a_1e5_error():
+    exact = _slope(torch.exp, 0.7, float(torch.exp(torch.tensor(0.7, dtype=torch.float64))))
+    assert exact.smooth and exact.margin <= 1.0
+    off = _slope(torch.exp, 0.7, float(torch.exp(torch.tensor(0.7, dtype=torch.float64))) * (1 + 1e-5))
+    assert off.smooth and off.margin > 1.0
+
+
+@pytest.mark.parametrize("fn", [torch.relu, torch.abs, lambda x: torch.clamp(x, min=0.5)])
+def test_finite_differences_leave_kinks_to_the_native_oracle(fn):
+    at_kink = 0.5 if fn not in (torch.relu, torch.abs) else 0.0
+    result = _slope(fn, at_kink, analytic=123.0)
+    assert not result.smooth and result.margin == 0.0
+
+
+def test_cancellation_is_judged_against_the_terms_not_the_tiny_sum():
+    # sum(g * x) with large terms that cancel: float32 rounding error is set by the terms.
+    x = torch.tensor([1e4, -1e4 + 1e-3, 3.0], dtype=torch.float32)
+    g = torch.tensor([1.0, 1.0, 0.0], dtype=torch.float32)
+    def reference(w, x):
+        return (w * x).sum()
+    w = torch.tensor(1.0, dtype=torch.float32)
+    truth = (g.double() * x.double()).sum()
+    native = (g * x).sum()
+    permuted = (g * x)[[2, 1, 0]].sum()
+    magnitude = jacobian_magnitudes(reference, (w, x * g), (0,))[0][0]
+    margin = assert_matches_truth(permuted, native, truth, magnitude, tolerance=(1.3e-6, 1e-5), what="sum").margin
+    assert margin <= 1.0
+    with pytest.raises(AssertionError, match="worst at index"):
+        assert_matches_truth(-native, native, truth, magnitude, tolerance=(1.3e-6, 1e-5), what="sum")
+
+
+def test_nonfinite_native_requires_the_same_nonfinite_value():
+    nan = torch.tensor([float("nan"), 1.0])
+    mag = torch.ones(2, dtype=torch.float64)
+    assert assert_matches_truth(nan.clone(), nan, nan.double(), mag, tolerance=(1e-6, 1e-6), what="x").margin <= 1.0
+    with pytest.raises(AssertionError):
+        assert_matches_truth(torch.tensor([0.0, 1.0]), nan, nan.double(), mag, tolerance=(1e-6, 1e-6), what="x")

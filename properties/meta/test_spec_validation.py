@@ -1,0 +1,120 @@
+"""FunctionSpec and load_specs: malformed input raises errors that name the field and the value."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from funcs import SPECS, SpecSourceError, load_specs, spec_named
+from funcs.spec import PROPERTIES, FunctionSpec, SpecError
+from funcs.square import SPEC as SQUARE
+
+
+def _replace(**changes):
+    return dataclasses.replace(SQUARE, **changes)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "value_text"),
+    [
+        ({"name": ""}, "name", "''"),
+        ({"name": "has space"}, "name", "'has space'"),
+        ({"function": 3}, "function", "3"),
+        ({"function": torch.square, "function_class": None}, "function", "square"),
+        ({"function_class": int}, "function_class", "int"),
+        ({"reference": None}, "reference", "None"),
+        ({"args": lambda: None}, "args", "lambda"),
+        ({"dtypes": (torch.int32,)}, "dtypes", "torch.int32"),
+        ({"dtypes": torch.float32}, "dtypes", "torch.float32"),
+        ({"dtypes": (torch.float32,)}, "dtypes", "float64 is needed"),
+        ({"dtypes": (torch.float64, torch.float64)}, "dtypes", "twice"),
+        ({"tolerances": {torch.float32: (1e-3,)}}, "tolerances", "(0.001,)"),
+        ({"tolerances": {torch.float32: (-1.0, 0.0)}}, "tolerances", "-1.0"),
+        ({"opt_outs": {"vjp_nativ": "typo"}}, "opt_outs", "'vjp_nativ'"),
+        ({"opt_outs": {"vjp_native": "  "}}, "opt_outs", "non-empty reason"),
+        ({"surrogate_gradient": ""}, "surrogate_gradient", "''"),
+    ],
+)
+def test_malformed_spec_names_field_and_value(changes, field, value_text):
+    with pytest.raises(SpecError) as info:
+        _replace(**changes)
+    message = str(info.value)
+    assert f"field {field!r}" in message
+    assert value_text in message
+
+
+def test_opt_out_and_surrogate_skip_reasons():
+    spec = _replace(opt_outs={"deterministic_backward": "uses atomics"}, surrogate_gradient="straight-through")
+    assert spec.skip_reason("deterministic_backward") == "opted out: uses atomics"
+    assert spec.skip_reason("vjp_finite_differences") == "surrogate gradient: straight-through"
+    assert spec.skip_reason("vjp_native") is None
+    with pytest.raises(SpecError, match="unknown property 'nope'"):
+        spec.skip_reason("nope")
+
+
+def test_float64_may_be_dropped_only_with_an_opt_out_of_finite_differences():
+    spec = _replace(dtypes=(torch.float32,), opt_outs={"vjp_finite_differences": "float32-only kernel"})
+    assert spec.dtypes == (torch.float32,)
+
+
+def test_spec_is_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        SQUARE.name = "other"
+    with pytest.raises(TypeError):
+        SQUARE.opt_outs["forward"] = "sneaky"
+
+
+def test_capabilities_are_read_from_the_function_class():
+    assert SQUARE.function_class.__name__ == "Square"
+
+
+def test_builtin_specs_have_unique_names():
+    names = [s.name for s in SPECS]
+    assert len(names) == len(set(names)) and {"square", "affine"} <= set(names)
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("no_such_module_xyz", "cannot import module 'no_such_module_xyz'"),
+        ("funcs.square:NOPE", "has no attribute 'NOPE'"),
+        ("funcs.square:Square", "not a FunctionSpec"),
+        ("funcs.spec:PROPERTIES", "PROPERTIES[0] is a str"),
+        ("properties.meta.malformed_spec", "field 'opt_outs'"),
+        ("properties.meta.mutants:TWINS", "TWINS[0] is a str"),
+        ("", "expected 'pkg.module'"),
+    ],
+)
+def test_load_specs_errors_name_the_source(source, message):
+    with pytest.raises(SpecSourceError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        load_specs(source)
+
+
+def test_load_specs_accepts_a_single_spec_and_the_default_attribute():
+    assert load_specs("funcs.square:SPEC") == (SQUARE,)
+    assert load_specs("funcs") == SPECS
+    assert spec_named("funcs", "affine").name == "affine"
+
+
+def test_property_names_match_the_tests_one_to_one():
+    import properties.test_backward
+    import properties.test_backward_contract
+    import properties.test_forward
+    import properties.test_saved_tensors
+
+    found = []
+    for module in (properties.test_forward, properties.test_backward, properties.test_backward_contract, properties.test_saved_tensors):
+        for value in vars(module).values():
+            for mark in getattr(value, "pytestmark", []):
+                if mark.name == "autograd_property":
+                    found.append(mark.kwargs["name"])
+    assert sorted(found) == sorted(PROPERTIES)
+
+
+def test_duplicate_names_are_rejected(tmp_path, monkeypatch):
+    (tmp_path / "two_squares.py").write_text("from funcs.square import SPEC\nSPECS = [SPEC, SPEC]\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(SpecSourceError, match="repeated: square"):
+        load_specs("two_squares")
