@@ -27,7 +27,7 @@ def run_gate(funcs: str, *extra: str, profile: str = "ci", env: dict[str, str] |
     with tempfile.TemporaryDirectory() as report_dir:
         command = [
             sys.executable, "-m", "pytest", str(ROOT / "properties"), "--ignore", str(ROOT / "properties" / "meta"),
-            "-q", "-p", "no:cacheprovider", f"--hypothesis-profile={profile}", "--report-dir", report_dir,
+            "-p", "no:cacheprovider", f"--hypothesis-profile={profile}", "--report-dir", report_dir,
             *(["--funcs", funcs] if funcs else []), *extra,
         ]
         full_env = {**os.environ, **(env or {})}
