@@ -31,6 +31,28 @@ settings.register_profile("thorough", deadline=None, print_blob=True, max_exampl
 # plugin) chooses otherwise.
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
+
+
+class _TorchGlobalRandom:
+    """torch's global generator behind random.Random's interface.
+
+    Registered with Hypothesis so each example starts from a seeded torch RNG: a Function that
+    draws random numbers (dropout, a random reduction order) replays the same way when shrunk.
+    """
+
+    def seed(self, value: int) -> None:
+        torch.manual_seed(value)
+
+    def getstate(self) -> torch.Tensor:
+        return torch.random.get_rng_state()
+
+    def setstate(self, state: torch.Tensor) -> None:
+        torch.random.set_rng_state(state)
+
+
+TORCH_RANDOM = _TorchGlobalRandom()  # a module-level reference: Hypothesis keeps only a weak one
+hypothesis.register_random(TORCH_RANDOM)
+
 KNOWN_DEVICE_TYPES = ("cpu", "cuda", "mps")
 ENV_VAR = "AUTOGRAD_PROPS_FUNCS"
 _SPECS = pytest.StashKey[tuple]()
