@@ -29,6 +29,14 @@ PROPERTIES: tuple[str, ...] = (
     "saved_tensor_hygiene",
     "needs_input_grad",
     "deterministic_backward",
+    "forward_ad",
+    "double_backward",
+    "vmap",
+    "compile",
+    "layouts",
+    "special_values",
+    "memory",
+    "meta_device",
 )
 
 # Properties that compare the backward against the Function's own forward by finite differences;
@@ -111,12 +119,34 @@ class FunctionSpec:
             return f"surrogate gradient: {self.surrogate_gradient}"
         return None
 
+    @property
+    def claims_forward_ad(self) -> bool:
+        """A ``jvp`` override claims forward-mode AD."""
+        return self.function_class.jvp is not torch.autograd.Function.jvp
+
+    @property
+    def claims_vmap(self) -> bool:
+        """``generate_vmap_rule = True`` or a ``vmap`` override claims vmap support."""
+        cls = self.function_class
+        return bool(getattr(cls, "generate_vmap_rule", False)) or cls.vmap is not torch.autograd.Function.vmap
+
+    @property
+    def claims_double_backward(self) -> bool:
+        """A backward decorated with ``once_differentiable`` disclaims double backward."""
+        cls = self.function_class
+        name = "vjp" if cls.vjp is not torch.autograd.Function.vjp else "backward"
+        code = getattr(getattr(cls, name), "__code__", None)
+        return not (code is not None and code.co_name == "wrapper" and code.co_filename == _ONCE_DIFFERENTIABLE_FILE)
+
     def tolerance(self, dtype: torch.dtype) -> Tolerance:
         """(rtol, atol) for dtype: the spec's override or torch.testing's default."""
         if dtype in self.tolerances:
             return self.tolerances[dtype]
         return DEFAULT_TOLERANCES[dtype]
 
+
+# once_differentiable wraps backward in a function named "wrapper" defined in this file.
+_ONCE_DIFFERENTIABLE_FILE = torch.autograd.function.once_differentiable.__code__.co_filename
 
 # torch.testing.assert_close's defaults, written out because they are not public API.
 DEFAULT_TOLERANCES: Mapping[torch.dtype, Tolerance] = MappingProxyType(

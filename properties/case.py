@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from funcs.spec import PROPERTIES, FunctionSpec
 from properties.harness import as_outputs, differentiable_indices
 from properties.report import reproducer
-from properties.strategies import cotangents_like, tensors
+from properties.strategies import cotangents_like, elements, tensors
 
 __all__ = ["Case", "autograd_property", "draw_args", "draw_cotangents", "draw_directions"]
 
@@ -92,4 +92,17 @@ def draw_directions(data: st.DataObject, args: tuple[Any, ...]) -> tuple[torch.T
             )
         ),
         label="directions",
+    )
+
+
+def draw_like(data: st.DataObject, tensors_like: tuple[torch.Tensor, ...], *, label: str, max_abs: float = 1.0):
+    """Tensors shaped, typed and placed like ``tensors_like`` with values in [-max_abs, max_abs]."""
+    return data.draw(
+        st.tuples(
+            *(
+                tensors(dtype=t.dtype, device=t.device, shape=tuple(t.shape), elements_strategy=elements(t.dtype, max_abs=max_abs))
+                for t in tensors_like
+            )
+        ),
+        label=label,
     )

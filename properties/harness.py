@@ -140,3 +140,18 @@ def recording_backward(cls: type[torch.autograd.Function]) -> Iterator[list[Back
 
     with _patched(cls, forward_name, record_inputs), _patched(cls, backward_name, record_backward):
         yield calls
+
+
+def of_inputs(fn: Callable[..., Any], args: Sequence[Any], which: Sequence[int], *, what: str = "function"):
+    """``fn`` as a function of ``args[which]`` only (the rest fixed), returning a tuple of outputs.
+
+    torch.func transforms take tensors positionally; this closes over non-tensor arguments.
+    """
+
+    def call(*xs):
+        full = list(args)
+        for i, x in zip(which, xs):
+            full[i] = x
+        return as_outputs(fn(*full), what=what)
+
+    return call

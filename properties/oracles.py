@@ -34,9 +34,11 @@ from properties.harness import as_outputs, float64_args
 
 __all__ = [
     "Comparison",
+    "assert_same_result",
     "FiniteDifferenceResult",
     "assert_matches_truth",
     "finite_difference_slope",
+    "Magnitudes",
     "jacobian_magnitudes",
 ]
 
@@ -105,15 +107,32 @@ def assert_matches_truth(
     return Comparison(what, margin)
 
 
+def assert_same_result(
+    got: torch.Tensor, expected: torch.Tensor, magnitude: torch.Tensor, *, tolerance: tuple[float, float], what: str
+) -> Comparison:
+    """Two paths to one result in the same dtype (vmap vs loop, compiled vs eager, layouts)."""
+    return assert_matches_truth(got, expected, expected.detach().to(torch.float64), magnitude, tolerance=tolerance, what=what)
+
+
+@dataclasses.dataclass(frozen=True)
+class Magnitudes:
+    """What each result is a sum of, from the float64 reference's Jacobian J (see module doc)."""
+
+    forward: tuple[torch.Tensor, ...]  # |f| + |J||x| per output
+    vjp: tuple[torch.Tensor, ...]  # |J|^T |u| per differentiable input (when cotangents given)
+    jvp: tuple[torch.Tensor, ...]  # |J| |v| per output (when tangents given)
+
+
 def jacobian_magnitudes(
     reference: Callable[..., Any],
     args: Sequence[Any],
     which: Sequence[int],
     cotangents: Sequence[torch.Tensor] | None = None,
-) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
-    """From the float64 reference's Jacobian J: (|f| + |J||x| per output, |J|^T|u| per input).
+    tangents: Sequence[torch.Tensor] | None = None,
+) -> Magnitudes:
+    """Magnitudes of the forward values, the VJP for ``cotangents`` and the JVP for ``tangents``.
 
-    Computed on the CPU in float64; the second tuple is empty when ``cotangents`` is None.
+    Computed on the CPU in float64.  ``reference`` may itself use autograd (for second order).
     """
     args64 = tuple(a.detach().to("cpu") if isinstance(a, torch.Tensor) else a for a in float64_args(args))
     inputs = tuple(args64[i] for i in which)
@@ -124,19 +143,27 @@ def jacobian_magnitudes(
             full[i] = x
         return as_outputs(reference(*full), what="reference")
 
-    outs = of_inputs(*inputs)
-    fwd = [o.abs().clone() for o in outs]
-    bwd = [torch.zeros_like(x) for x in inputs]
+    with torch.enable_grad():
+        outs = tuple(o.detach() for o in of_inputs(*inputs))
+    forward = [o.abs().clone() for o in outs]
+    vjp = [torch.zeros_like(x) for x in inputs]
+    jvp = [torch.zeros_like(o) for o in outs]
     if inputs and all(x.numel() for x in inputs) and all(o.numel() for o in outs):
-        jac = torch.autograd.functional.jacobian(of_inputs, inputs, vectorize=True, strategy="reverse-mode")
+        try:
+            jac = torch.autograd.functional.jacobian(of_inputs, inputs, vectorize=True, strategy="reverse-mode")
+        except RuntimeError:  # a reference that vmap cannot batch (e.g. nested autograd)
+            jac = torch.autograd.functional.jacobian(of_inputs, inputs)
         for k, out in enumerate(outs):
             for j, x in enumerate(inputs):
                 block = jac[k][j].reshape(out.numel(), x.numel()).abs()
-                fwd[k] += (block @ x.reshape(-1).abs()).reshape(out.shape)
+                forward[k] += (block @ x.reshape(-1).abs()).reshape(out.shape)
                 if cotangents is not None:
                     u = cotangents[k].detach().to("cpu", torch.float64).reshape(-1).abs()
-                    bwd[j] += (block.T @ u).reshape(x.shape)
-    return tuple(fwd), (tuple(bwd) if cotangents is not None else ())
+                    vjp[j] += (block.T @ u).reshape(x.shape)
+                if tangents is not None:
+                    v = tangents[j].detach().to("cpu", torch.float64).reshape(-1).abs()
+                    jvp[k] += (block @ v).reshape(out.shape)
+    return Magnitudes(tuple(forward), tuple(vjp), tuple(jvp))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -166,6 +193,7 @@ def finite_difference_slope(
     analytic: float,
     *,
     step: float = FD_STEP,
+    grad_mode: bool = False,
 ) -> FiniteDifferenceResult:
     """Estimate u . (J v) for ``function`` in float64 and judge ``analytic`` against it."""
     base = float64_args(args)
@@ -175,10 +203,10 @@ def finite_difference_slope(
         moved = list(base)
         for i, v in zip(which, directions):
             moved[i] = base[i] + t * v.to(torch.float64)
-        with torch.no_grad():
+        with torch.set_grad_enabled(grad_mode):  # grad_mode: function itself differentiates
             outs = as_outputs(function(*moved))
-        value = sum(float((u * o).sum()) for u, o in zip(us, outs))
-        size = sum(float((u * o).abs().sum()) for u, o in zip(us, outs))
+        value = sum(float((u * o.detach()).sum()) for u, o in zip(us, outs))
+        size = sum(float((u * o.detach()).abs().sum()) for u, o in zip(us, outs))
         return value, size
 
     (z0, s0), (p1, s1), (m1, t1), (p2, s2), (m2, t2) = (phi(t) for t in (0.0, step, -step, 2 * step, -2 * step))

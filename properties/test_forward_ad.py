@@ -1,0 +1,89 @@
+"""Property 'forward_ad': forward-mode AD through the Function.
+
+A Function with a ``jvp`` claims forward mode: its tangents (torch.func.jvp and dual numbers
+alike) must match the reference's and, in float64, finite differences of its own forward.  A
+Function without ``jvp`` must raise rather than return tangents.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.autograd.forward_ad as fwAD
+from hypothesis import given
+from hypothesis import strategies as st
+
+from funcs.spec import FunctionSpec
+from properties.case import autograd_property, draw_args, draw_cotangents, draw_like
+from properties.harness import as_outputs, differentiable_indices, float64_args, of_inputs
+from properties.oracles import assert_matches_truth, assert_same_result, finite_difference_slope, jacobian_magnitudes
+
+
+def _dual_tangents(fn, args, which, tangents) -> tuple[torch.Tensor, ...]:
+    with fwAD.dual_level():
+        full = list(args)
+        for i, t in zip(which, tangents):
+            full[i] = fwAD.make_dual(args[i], t)
+        outs = as_outputs(fn(*full))
+        return tuple(fwAD.unpack_dual(o).tangent for o in outs)
+
+
+def check_forward_ad(
+    spec: FunctionSpec,
+    *,
+    args: tuple[Any, ...],
+    tangents: tuple[torch.Tensor, ...],
+    cotangents: tuple[torch.Tensor, ...],
+) -> list[float]:
+    which = differentiable_indices(args)
+    if not which:
+        return []
+    primals = tuple(args[i] for i in which)
+    custom = of_inputs(spec.function, args, which, what=spec.name)
+    if not spec.claims_forward_ad:
+        try:
+            torch.func.jvp(custom, primals, tangents)
+        except (RuntimeError, NotImplementedError):
+            return []
+        raise AssertionError(
+            f"{spec.name}: {spec.function_class.__name__} defines no jvp, yet forward-mode AD returned tangents instead of raising"
+        )
+    _, got = torch.func.jvp(custom, primals, tangents)
+    _, native = torch.func.jvp(of_inputs(spec.reference, args, which), primals, tangents)
+    args64 = float64_args(args)
+    _, truth = torch.func.jvp(
+        of_inputs(spec.reference, args64, which), tuple(args64[i] for i in which), float64_args(tangents)
+    )
+    magnitudes = jacobian_magnitudes(spec.reference, args, which, tangents=tangents).jvp
+    tolerance = spec.tolerance(primals[0].dtype)
+    margins = []
+    for k, (g, n, t, m) in enumerate(zip(got, native, truth, magnitudes)):
+        margins.append(assert_matches_truth(g, n, t, m, tolerance=tolerance, what=f"{spec.name} jvp of output {k}").margin)
+    for k, (d, g, m) in enumerate(zip(_dual_tangents(spec.function, args, which, tangents), got, magnitudes)):
+        if d is None:
+            raise AssertionError(f"{spec.name}: dual numbers gave no tangent for output {k}, torch.func.jvp did")
+        margins.append(assert_same_result(d, g, m, tolerance=tolerance, what=f"{spec.name} dual-number tangent of output {k}").margin)
+    if primals[0].dtype == torch.float64 and not spec.surrogate_gradient:
+        analytic = sum(float((u * g).sum()) for u, g in zip(float64_args(cotangents), got))
+        result = finite_difference_slope(spec.function, args, which, cotangents, tangents, analytic)
+        if result.margin > 1.0:
+            raise AssertionError(
+                f"{spec.name}: jvp disagrees with finite differences of its forward: u.(J v) from jvp = "
+                f"{result.analytic!r}, by central differences = {result.estimate!r} (tolerance {result.tolerance:.3g})"
+            )
+        margins.append(result.margin)
+    return margins
+
+
+@autograd_property("forward_ad")
+@given(data=st.data())
+def test_forward_ad(case, data):
+    args = draw_args(case, data)
+    tangents = draw_like(data, tuple(args[i] for i in differentiable_indices(args)), label="tangents")
+    cotangents = draw_cotangents(case, data, args)
+    with case.reproduce("properties.test_forward_ad:check_forward_ad", args=args, tangents=tangents, cotangents=cotangents):
+        margins = check_forward_ad(case.spec, args=args, tangents=tangents, cotangents=cotangents)
+    if not case.spec.claims_forward_ad:
+        case.note("no jvp: forward mode raised as it must")
+    case.record(*margins)
