@@ -99,13 +99,12 @@ def test_load_specs_accepts_a_single_spec_and_the_default_attribute():
 
 
 def test_property_names_match_the_tests_one_to_one():
-    import properties.test_backward
-    import properties.test_backward_contract
-    import properties.test_forward
-    import properties.test_saved_tensors
+    import importlib
+    import pathlib
 
     found = []
-    for module in (properties.test_forward, properties.test_backward, properties.test_backward_contract, properties.test_saved_tensors):
+    for path in sorted(pathlib.Path(__file__).parents[1].glob("test_*.py")):
+        module = importlib.import_module(f"properties.{path.stem}")
         for value in vars(module).values():
             for mark in getattr(value, "pytestmark", []):
                 if mark.name == "autograd_property":

@@ -1,0 +1,85 @@
+"""Property 'special_values': extreme inputs behave as in the reference.
+
+Inputs are redrawn across the dtype's whole range, with NaN, +-inf, the largest finite values,
+and values on purpose near the overflow thresholds of exp-like (log(max)) and square-like
+(sqrt(max)) Functions.  Where the reference's output is finite, the Function's output and its
+gradients must be finite; NaN and inf in the outputs must appear where the reference has them.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from funcs.spec import FunctionSpec
+from properties.case import autograd_property, draw_args, draw_cotangents
+from properties.harness import differentiable_indices, vjp
+from properties.strategies import elements, tensors
+
+NON_FINITE = (float("nan"), float("inf"), -float("inf"))
+
+
+def extreme_elements(dtype: torch.dtype) -> st.SearchStrategy[float]:
+    info = torch.finfo(dtype)
+    thresholds = [info.max, math.log(info.max), math.sqrt(info.max)]
+    near = [float(torch.tensor(t * f, dtype=dtype)) for t in thresholds for f in (0.5, 0.9, 0.99, 1.01, 1.1)]
+    near = [v for v in near if math.isfinite(v)]
+    special = st.sampled_from(NON_FINITE + tuple(near) + tuple(-v for v in near))
+    return st.one_of(special, elements(dtype, max_abs=info.max * 0.999))
+
+
+def _pattern_mismatch(got: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    """Elements where got breaks ref's finite / NaN / +-inf pattern."""
+    ref_finite = torch.isfinite(ref)
+    bad = ref_finite & ~torch.isfinite(got)
+    bad |= torch.isnan(ref) & ~torch.isnan(got)
+    bad |= torch.isinf(ref) & (got != ref)
+    return bad
+
+
+def _describe(what: str, args, got: torch.Tensor, ref: torch.Tensor, bad: torch.Tensor) -> str:
+    index = tuple(int(i) for i in bad.nonzero()[0]) if bad.dim() else ()
+    return (
+        f"{what}: {int(bad.sum())} of {bad.numel()} elements break the reference's finite/NaN/inf pattern; "
+        f"first at index {index}: reference {ref[index].item()!r}, got {got[index].item()!r}"
+    )
+
+
+def check_special_values(spec: FunctionSpec, *, args: tuple[Any, ...], cotangents: tuple[torch.Tensor, ...]) -> list[float]:
+    which = differentiable_indices(args)
+    outs, grads = vjp(spec.function, args, which, cotangents, what=spec.name)
+    ref_outs, ref_grads = vjp(spec.reference, args, which, cotangents, what="reference")
+    for k, (g, r) in enumerate(zip(outs, ref_outs)):
+        bad = _pattern_mismatch(g, r)
+        if bad.any():
+            raise AssertionError(_describe(f"{spec.name} output {k}", args, g, r, bad))
+    for i, g, r in zip(which, grads, ref_grads):
+        bad = torch.isfinite(r) & ~torch.isfinite(g)
+        if bad.any():
+            raise AssertionError(_describe(f"{spec.name} gradient of argument {i} (reference finite)", args, g, r, bad))
+    return []
+
+
+@st.composite
+def extreme_args(draw, args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The same arguments with every floating tensor redrawn from the extreme regime."""
+    return tuple(
+        draw(tensors(dtype=a.dtype, device=a.device, shape=tuple(a.shape), elements_strategy=extreme_elements(a.dtype)))
+        if isinstance(a, torch.Tensor) and a.is_floating_point()
+        else a
+        for a in args
+    )
+
+
+@autograd_property("special_values")
+@given(data=st.data())
+def test_special_values(case, data):
+    args = data.draw(extreme_args(draw_args(case, data)), label="extreme args")
+    cotangents = draw_cotangents(case, data, args)
+    with case.reproduce("properties.test_special_values:check_special_values", args=args, cotangents=cotangents):
+        margins = check_special_values(case.spec, args=args, cotangents=cotangents)
+    case.record(*margins)
