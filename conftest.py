@@ -15,7 +15,7 @@ from pathlib import Path
 import hypothesis
 import pytest
 import torch
-from hypothesis import settings
+from hypothesis import Phase, settings
 
 from funcs import SpecSourceError, load_specs
 from properties.case import Case
@@ -26,6 +26,15 @@ from properties.strategies import available_devices
 # than later ones, which Hypothesis would report as flaky deadlines.
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True, max_examples=25)
 settings.register_profile("dev", deadline=None, print_blob=True, max_examples=15)
+# meta: for the meta-tests, which only ask whether the gate fails a planted bug and which property
+# fails; shrinking each failure (most of a failing run's time) tells them nothing.
+settings.register_profile(
+    "meta",
+    derandomize=True,
+    deadline=None,
+    max_examples=25,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target],
+)
 settings.register_profile("thorough", deadline=None, print_blob=True, max_examples=400)
 # CI always gets the reproducible profile; --hypothesis-profile (read later by Hypothesis's own
 # plugin) chooses otherwise.

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from funcs.spec import FunctionSpec
 from properties.case import autograd_property, draw_args, draw_cotangents
-from properties.harness import differentiable_indices, float64_args, of_inputs
+from properties.harness import as_outputs, differentiable_indices, float64_args, of_inputs
 from properties.oracles import assert_matches_truth, assert_same_result, jacobian_magnitudes
 from properties.strategies import tensors
 
@@ -49,7 +49,10 @@ def check_vmap(
         except (RuntimeError, NotImplementedError):
             return margins
         raise AssertionError(f"{spec.name}: {spec.function_class.__name__} has no vmap rule, yet vmap returned a result")
-    got = torch.func.vmap(of_inputs(spec.function, vmapped_args, ()), in_dims=in_dims)(*vmapped_args)
+    def as_tuple(*a):
+        return as_outputs(spec.function(*a), what=spec.name)
+
+    got = torch.func.vmap(as_tuple, in_dims=in_dims)(*vmapped_args)
     size = next(iter(batched.values())).shape[0]
     for k in range(size):
         sample = _sample(args, batched, k)

@@ -22,7 +22,7 @@ class GateRun:
     cells: tuple[dict, ...]
 
 
-def run_gate(funcs: str, *extra: str, profile: str = "ci", env: dict[str, str] | None = None) -> GateRun:
+def run_gate(funcs: str, *extra: str, profile: str = "meta", env: dict[str, str] | None = None) -> GateRun:
     """``pytest properties --funcs FUNCS`` in a subprocess; the property outcomes from its report."""
     with tempfile.TemporaryDirectory() as report_dir:
         command = [

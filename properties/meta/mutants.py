@@ -111,6 +111,68 @@ class SoftplusForwardInPlace(SOFTPLUS.function_class):
         return x.clamp(min=0) + torch.log1p(torch.exp(-x.abs()))
 
 
+class SquareDetachesSaved(Square):
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        return grad_output * 2 * x.detach()  # first order right, second order silently zero
+
+
+Softplus = SOFTPLUS.function_class
+
+
+class SoftplusSavesSigmoid(Softplus):
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        (x,) = inputs
+        ctx.save_for_backward(torch.sigmoid(x))  # an intermediate: neither input nor output
+        ctx.save_for_forward(x)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (sigmoid_x,) = ctx.saved_tensors
+        return grad_output * sigmoid_x
+
+
+class SoftplusWrongJvp(Softplus):
+    @staticmethod
+    def jvp(ctx, x_tangent):
+        (x,) = ctx.saved_tensors
+        return x_tangent * torch.sigmoid(-x)  # sign inside the sigmoid lost
+
+
+class SoftplusWrongVmapRule(Softplus):
+    generate_vmap_rule = False
+
+    @staticmethod
+    def vmap(info, in_dims, x):
+        # moves the batch dimension last but reports it at 0
+        return Softplus.apply(x.movedim(in_dims[0], -1)), 0
+
+
+class SoftplusNaive(Softplus):
+    @staticmethod
+    def forward(x):
+        return torch.log1p(torch.exp(x))  # overflows for large x where softplus is ~x
+
+
+class SquareOutputOnCtx(Square):
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        (x,) = inputs
+        ctx.save_for_backward(x)
+        ctx.output = output  # unused, but a reference cycle that keeps the graph alive
+
+
+class SquareAssumesContiguousGrad(Square):
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        # reads grad_output's storage as if it were laid out like x
+        dense = torch.as_strided(grad_output, x.shape, x.contiguous().stride(), grad_output.storage_offset())
+        return dense * 2 * x
+
+
 MUTANTS: dict[str, Mutant] = {
     "SIGN_FLIP": Mutant(SIGN_FLIPPED_SPECS[0], SOFTPLUS, "backward sign flipped", frozenset({"vjp_native", "vjp_finite_differences"})),
     "SMALL_RELATIVE_ERROR": _mutant(SQUARE, SquareSmallError, "backward off by 1e-5 relative", {"vjp_native", "vjp_finite_differences"}),
@@ -121,6 +183,13 @@ MUTANTS: dict[str, Mutant] = {
     "COMPACTS_GRADIENTS": _mutant(AFFINE, AffineCompactsGradients, "gradients shift position when one is not needed", {"needs_input_grad"}, {"gradient_contract"}),
     "NONDETERMINISTIC": _mutant(AFFINE, AffineNondeterministic, "backward sums in a random order", {"deterministic_backward"}, {"needs_input_grad"}),
     "FORWARD_IN_PLACE": _mutant(SOFTPLUS, SoftplusForwardInPlace, "forward modifies its input", {"no_mutation"}, {"saved_tensor_hygiene"}),
+    "DETACHES_SAVED": _mutant(SQUARE, SquareDetachesSaved, "backward detaches its saved tensors", {"double_backward"}),
+    "SAVES_INTERMEDIATE": _mutant(SOFTPLUS, SoftplusSavesSigmoid, "saves an intermediate, not an input or output", {"double_backward"}),
+    "WRONG_JVP": _mutant(SOFTPLUS, SoftplusWrongJvp, "jvp wrong", {"forward_ad"}),
+    "WRONG_VMAP_RULE": _mutant(SOFTPLUS, SoftplusWrongVmapRule, "vmap rule moves the batch dimension", {"vmap"}),
+    "UNSTABLE_FORWARD": _mutant(SOFTPLUS, SoftplusNaive, "forward overflows at large magnitudes", {"special_values"}, {"forward"}),
+    "OUTPUT_ON_CTX": _mutant(SQUARE, SquareOutputOnCtx, "output kept on ctx (reference cycle)", {"memory"}),
+    "ASSUMES_CONTIGUOUS_GRAD": _mutant(SQUARE, SquareAssumesContiguousGrad, "backward assumes grad_output is contiguous", {"layouts"}),
 }
 
 # Module attributes, so each mutant and twin is reachable as --funcs properties.meta.mutants:NAME

@@ -13,6 +13,8 @@ from properties.strategies import tensors
 
 
 class Softplus(torch.autograd.Function):
+    generate_vmap_rule = True
+
     @staticmethod
     def forward(x):
         # log(1 + e^x) without overflow: max(x, 0) + log1p(e^-|x|)
@@ -22,11 +24,17 @@ class Softplus(torch.autograd.Function):
     def setup_context(ctx, inputs, output):
         (x,) = inputs
         ctx.save_for_backward(x)
+        ctx.save_for_forward(x)
 
     @staticmethod
     def backward(ctx, grad_output):
         (x,) = ctx.saved_tensors
         return grad_output * torch.sigmoid(x)
+
+    @staticmethod
+    def jvp(ctx, x_tangent):
+        (x,) = ctx.saved_tensors
+        return x_tangent * torch.sigmoid(x)
 
 
 def softplus_args(dtype, device):

@@ -18,7 +18,7 @@ def test_correct_external_function_passes():
 
 
 def test_sign_flipped_backward_fails_with_a_shrunk_reproducer():
-    run = run_gate("properties.meta.softplus_sign_flipped")
+    run = run_gate("properties.meta.softplus_sign_flipped", profile="ci")
     assert run.exit_code == 1
     assert run.failed == {"vjp_native", "vjp_finite_differences"}
     assert "Reproduce with:" in run.output
