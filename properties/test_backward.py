@@ -42,7 +42,11 @@ def check_vjp_finite_differences(
     which = differentiable_indices(args)
     _, grads = vjp(spec.function, args, which, cotangents, what=spec.name)
     analytic = sum(float((g * v).sum()) for g, v in zip(grads, directions))
-    result = finite_difference_slope(spec.function, args, which, cotangents, directions, analytic)
+    magnitudes = jacobian_magnitudes(spec.reference, args, which, cotangents).vjp
+    analytic_magnitude = sum(float((m * v.abs()).sum()) for m, v in zip(magnitudes, directions))
+    result = finite_difference_slope(
+        spec.function, args, which, cotangents, directions, analytic, analytic_magnitude=analytic_magnitude
+    )
     if result.margin > 1.0:
         raise AssertionError(
             f"{spec.name}: backward disagrees with finite differences of its forward: "

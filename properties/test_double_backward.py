@@ -98,8 +98,10 @@ def check_double_backward(
         margins.append(assert_matches_truth(g, n, t, m, tolerance=tolerance, what=what).margin)
     if args[which[0]].dtype == torch.float64:
         analytic = sum(float((s * p).sum()) for s, p in zip(got, probes))
+        analytic_magnitude = sum(float((m * p.abs()).sum()) for m, p in zip(magnitudes, probes))
         result = finite_difference_slope(
-            vjp_map(spec.function, n_args, which), everything, wrt, directions, probes, analytic, grad_mode=True
+            vjp_map(spec.function, n_args, which), everything, wrt, directions, probes, analytic,
+            grad_mode=True, analytic_magnitude=analytic_magnitude,
         )
         if result.margin > 1.0:
             raise AssertionError(
