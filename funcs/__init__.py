@@ -19,9 +19,20 @@ class SpecSourceError(ValueError):
 
 
 def _builtin_specs() -> tuple[FunctionSpec, ...]:
-    from funcs import affine, square
+    from funcs import affine, exp, grad_reverse, layernorm, linear, logsumexp, relu, silu, softmax, square
 
-    return (square.SPEC, affine.SPEC)
+    return (
+        square.SPEC,
+        affine.SPEC,
+        exp.SPEC,
+        silu.SPEC,
+        logsumexp.SPEC,
+        linear.SPEC,
+        softmax.SPEC,
+        layernorm.SPEC,
+        relu.SPEC,
+        grad_reverse.SPEC,
+    )
 
 
 def load_specs(source: str) -> tuple[FunctionSpec, ...]:

@@ -2,11 +2,12 @@
 
 Forward subtracts the row maximum before exponentiating (a +-inf maximum is replaced by 0, as
 torch.logsumexp does, so an all -inf row gives -inf rather than NaN).  Backward and jvp use only
-the saved input and output: the gradient is softmax(x) = exp(x - out), which is at most 1.
+the saved input and output: the gradient is softmax(x) = exp(x - out), normalised by its own
+sum (see ``_softmax``).  float16/bfloat16 compute in float32 and round once.
 
 Matches torch.logsumexp at the edges: an empty reduced dimension gives -inf (log of an empty
-sum), with an empty gradient; an all -inf row gives -inf with a NaN gradient (exp(-inf - -inf)),
-which is what native autograd gives there too.
+sum), with an empty gradient and a NaN tangent; an all -inf row gives -inf with a NaN gradient
+and tangent.  Native autograd gives the same values there.
 """
 
 from __future__ import annotations
@@ -30,10 +31,19 @@ def _logsumexp_keepdim(x: torch.Tensor, dim: int) -> torch.Tensor:
 
 
 def _softmax(x: torch.Tensor, out: torch.Tensor, dim: int, keepdim: bool) -> torch.Tensor:
-    """exp(x - out) = softmax(x) along dim, from the saved input and output (compute dtype)."""
+    """softmax(x) along dim from the saved input and output, in the compute dtype.
+
+    exp(x - out) is softmax(x) exactly when out is exact; dividing by its own sum removes the
+    rounding of a saved low-precision out (a common factor exp(out_exact - out) that is up to
+    |out| * eps / 2 away from 1).  Mathematically the division is by 1 and out cancels, so the
+    derivatives are softmax's.  A NaN sum (a slice holding +inf, or all -inf) is left
+    unnormalised, so the gradient is native's there: NaN where x - out is NaN, 0 elsewhere.
+    """
     if not keepdim:
         out = out.unsqueeze(dim)
-    return torch.exp(upcast(x) - upcast(out))
+    weights = torch.exp(upcast(x) - upcast(out))
+    total = weights.sum(dim, keepdim=True)
+    return weights / torch.where(torch.isnan(total), torch.ones_like(total), total)
 
 
 class LogSumExp(torch.autograd.Function):
@@ -65,8 +75,13 @@ class LogSumExp(torch.autograd.Function):
     @staticmethod
     def jvp(ctx, x_tangent: torch.Tensor, dim_tangent: None, keepdim_tangent: None) -> torch.Tensor:
         x, out = ctx.saved_tensors
-        weighted = _softmax(x, out, ctx.dim, ctx.keepdim) * upcast(x_tangent)
-        return weighted.sum(ctx.dim, keepdim=ctx.keepdim).to(out.dtype)
+        outk = out if ctx.keepdim else out.unsqueeze(ctx.dim)
+        weights = torch.exp(upcast(x) - upcast(outk))
+        # sum(w t) / sum(w): the weighted mean of the tangent.  Written as a quotient (not with
+        # _softmax's normalised weights) so that an empty reduced dimension gives 0 / 0 = NaN,
+        # as native's logsumexp jvp does, rather than an empty sum's 0.
+        tangent = (weights * upcast(x_tangent)).sum(ctx.dim, keepdim=ctx.keepdim)
+        return (tangent / weights.sum(ctx.dim, keepdim=ctx.keepdim)).to(out.dtype)
 
 
 def logsumexp_reference(x: torch.Tensor, dim: int, keepdim: bool) -> torch.Tensor:

@@ -23,10 +23,22 @@ from properties.oracles import assert_matches_truth, finite_difference_slope, ja
 ONCE_DIFFERENTIABLE_ERROR = "marked with @once_differentiable"
 
 
-def first_order(fn, args: tuple[Any, ...], which, cotangents, *, create_graph: bool):
-    """(leaves, cotangent leaves, VJP): the VJP as a differentiable function of both."""
-    leaves = with_grad(args, which)
-    cots = tuple(c.detach().clone().requires_grad_(True) for c in cotangents)
+def _differentiable(x):
+    return x if x.requires_grad else x.detach().requires_grad_(True)
+
+
+def first_order(fn, args: tuple[Any, ...], which, cotangents, *, create_graph: bool, fresh: bool = True):
+    """(leaves, cotangent leaves, VJP): the VJP as a differentiable function of both.
+
+    ``fresh=False`` keeps the given tensors (so an outer autograd, such as the oracle's Jacobian,
+    sees through the VJP); ``fresh=True`` starts from new leaves.
+    """
+    if fresh:
+        leaves = with_grad(args, which)
+        cots = tuple(c.detach().clone().requires_grad_(True) for c in cotangents)
+    else:
+        leaves = tuple(_differentiable(a) if i in which else a for i, a in enumerate(args))
+        cots = tuple(_differentiable(c) for c in cotangents)
     outs = as_outputs(fn(*leaves))
     pairs = [(o, c) for o, c in zip(outs, cots) if o.requires_grad]
     inputs = [leaves[i] for i in which]
@@ -55,7 +67,7 @@ def vjp_map(fn, n_args: int, which):
     def call(*args_and_cots):
         args, cots = args_and_cots[:n_args], args_and_cots[n_args:]
         with torch.enable_grad():
-            return first_order(fn, args, which, cots, create_graph=True)[2]
+            return first_order(fn, args, which, cots, create_graph=True, fresh=False)[2]
 
     return call
 

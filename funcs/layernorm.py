@@ -1,0 +1,121 @@
+"""LayerNorm(x, weight, bias, eps) over the last dimension, as F.layer_norm with
+normalized_shape = (x.shape[-1],).
+
+Only x and weight are saved.  Backward and jvp recompute mean, rstd and x_hat from x with
+differentiable ops: saving those intermediates would make double backward silently wrong,
+because autograd could not see how they depend on x.
+
+Every dtype computes internally in float64 (float32 on MPS, which has no float64) and rounds
+once.  float32 arithmetic, which the native kernel uses for float32/float16/bfloat16, is not
+enough here: where var >> eps the x-gradient is eps-small, while it is computed as a difference
+of terms of size |g w| (for a last dimension of 2 the Jacobian is exactly
+eps * rstd^3 * (I - 1/2) diag(w), all of it cancellation).  The rounding error there is about
+u * |g w| * rstd, no better than native's own, so point by point it is sometimes worse than
+native's; in float64 it is negligible at every precision this suite checks.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from hypothesis import strategies as st
+
+from funcs.spec import FunctionSpec
+from properties.strategies import shapes, tensors
+
+
+def _compute(t: torch.Tensor) -> torch.Tensor:
+    """``t`` in the dtype LayerNorm computes in (see the module docstring)."""
+    return t.float() if t.device.type == "mps" else t.double()
+
+
+def _normalize(x: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x_hat, rstd) over the last dimension, with the biased variance (two-pass, for accuracy)."""
+    centered = x - x.mean(-1, keepdim=True)
+    var = (centered * centered).mean(-1, keepdim=True)
+    rstd = torch.rsqrt(var + eps)
+    return centered * rstd, rstd
+
+
+def _normalize_jvp(x_hat: torch.Tensor, rstd: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """The Jacobian of x -> x_hat applied to v: rstd * (v - mean(v) - x_hat * mean(x_hat * v)).
+
+    The same expression is its transpose applied to a cotangent (the Jacobian is symmetric).
+    """
+    return rstd * (v - v.mean(-1, keepdim=True) - x_hat * (x_hat * v).mean(-1, keepdim=True))
+
+
+class LayerNorm(torch.autograd.Function):
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float) -> torch.Tensor:
+        x_hat, _ = _normalize(_compute(x), eps)
+        return (x_hat * _compute(weight) + _compute(bias)).to(x.dtype)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:
+        x, weight, bias, eps = inputs
+        ctx.eps = eps
+        ctx.bias_dtype = bias.dtype
+        ctx.save_for_backward(x, weight)
+        ctx.save_for_forward(x, weight)
+
+    @staticmethod
+    def backward(ctx, grad_output: torch.Tensor):
+        x, weight = ctx.saved_tensors
+        n = x.shape[-1]
+        rows = math.prod(x.shape[:-1])  # explicit: reshape cannot infer -1 for an empty batch
+        grad = _compute(grad_output)
+        x_hat, rstd = _normalize(_compute(x), ctx.eps)
+        grad_x = grad_w = grad_b = None
+        if ctx.needs_input_grad[0]:
+            grad_x = _normalize_jvp(x_hat, rstd, grad * _compute(weight)).to(x.dtype)
+        if ctx.needs_input_grad[1]:
+            grad_w = (grad * x_hat).reshape(rows, n).sum(0).to(weight.dtype)
+        if ctx.needs_input_grad[2]:
+            grad_b = grad.reshape(rows, n).sum(0).to(ctx.bias_dtype)
+        return grad_x, grad_w, grad_b, None
+
+    @staticmethod
+    def jvp(ctx, x_tangent, weight_tangent, bias_tangent, eps_tangent: None) -> torch.Tensor:
+        x, weight = ctx.saved_tensors
+        x_hat, rstd = _normalize(_compute(x), ctx.eps)
+        tangent = torch.zeros_like(x_hat)  # the output's shape, so a bias-only tangent broadcasts
+        if x_tangent is not None:
+            tangent = tangent + _normalize_jvp(x_hat, rstd, _compute(x_tangent)) * _compute(weight)
+        if weight_tangent is not None:
+            tangent = tangent + x_hat * _compute(weight_tangent)
+        if bias_tangent is not None:
+            tangent = tangent + _compute(bias_tangent)
+        return tangent.to(x.dtype)
+
+
+def layernorm_reference(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float) -> torch.Tensor:
+    return F.layer_norm(x, (x.shape[-1],), weight, bias, eps)
+
+
+@st.composite
+def _args(draw, dtype: torch.dtype, device: torch.device):
+    n = draw(st.integers(1, 4))
+    batch = draw(shapes(min_dims=0, max_dims=2, min_side=0, max_side=3))
+    x = draw(tensors(dtype=dtype, device=device, shape=batch + (n,)))
+    weight = draw(tensors(dtype=dtype, device=device, shape=(n,)))
+    bias = draw(tensors(dtype=dtype, device=device, shape=(n,)))
+    eps = draw(st.sampled_from((1e-5, 1e-3, 0.1)))
+    return (x, weight, bias, eps)
+
+
+SPEC = FunctionSpec(
+    name="layernorm",
+    function=LayerNorm.apply,
+    reference=layernorm_reference,
+    args=_args,
+    opt_outs={
+        # e.g. x = [1.7e38] in float32: native gives NaN, the true (and this Function's) value is
+        # the bias; the property would demand native's NaN.
+        "special_values": "native F.layer_norm returns NaN on finite inputs near the dtype's max, so it cannot serve as the reference there",
+    },
+)

@@ -1,0 +1,85 @@
+"""Linear(x, W, b): x @ W.T + b, x of shape (*, in) with 0 to 2 leading batch dimensions.
+
+grad_W and grad_b are summed over every batch dimension (the batch dimensions are flattened
+into one, so an empty batch gives zero gradients).  Only x and W are saved: b's gradient does
+not depend on any value.  float16/bfloat16 compute in float32 and round once, as native's
+matmul accumulates in float32.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from hypothesis import strategies as st
+
+from funcs._opmath import upcast
+from funcs.spec import FunctionSpec
+from properties.strategies import shapes, tensors
+
+
+class Linear(torch.autograd.Function):
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        return (upcast(x) @ upcast(weight).T + upcast(bias)).to(x.dtype)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:
+        x, weight, bias = inputs
+        ctx.bias_dtype = bias.dtype
+        ctx.save_for_backward(x, weight)
+        ctx.save_for_forward(x, weight)
+
+    @staticmethod
+    def backward(ctx, grad_output: torch.Tensor):
+        x, weight = ctx.saved_tensors
+        out_features, in_features = weight.shape
+        grad = upcast(grad_output)
+        grad_x = grad_w = grad_b = None
+        if ctx.needs_input_grad[0]:
+            grad_x = (grad @ upcast(weight)).to(x.dtype)
+        # One flattened batch dimension: (N, out) and (N, in), N = product of the batch sides
+        # (given explicitly: reshape cannot infer a -1 side of an empty tensor, e.g. under vmap).
+        n = math.prod(grad.shape[:-1])
+        flat_grad = grad.reshape(n, out_features)
+        if ctx.needs_input_grad[1]:
+            grad_w = (flat_grad.T @ upcast(x).reshape(n, in_features)).to(weight.dtype)
+        if ctx.needs_input_grad[2]:
+            grad_b = flat_grad.sum(0).to(ctx.bias_dtype)
+        return grad_x, grad_w, grad_b
+
+    @staticmethod
+    def jvp(ctx, x_tangent, weight_tangent, bias_tangent) -> torch.Tensor:
+        x, weight = ctx.saved_tensors
+        xc, wc = upcast(x), upcast(weight)
+        out_shape = x.shape[:-1] + weight.shape[:1]
+        # Start from zeros of the output's shape so a bias-only tangent is broadcast to it.
+        tangent = torch.zeros(out_shape, dtype=xc.dtype, device=x.device)
+        if x_tangent is not None:
+            tangent = tangent + upcast(x_tangent) @ wc.T
+        if weight_tangent is not None:
+            tangent = tangent + xc @ upcast(weight_tangent).T
+        if bias_tangent is not None:
+            tangent = tangent + upcast(bias_tangent)
+        return tangent.to(x.dtype)
+
+
+def linear_reference(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    return F.linear(x, weight, bias)
+
+
+@st.composite
+def _args(draw, dtype: torch.dtype, device: torch.device):
+    in_features = draw(st.integers(1, 4))
+    out_features = draw(st.integers(1, 4))
+    batch = draw(shapes(min_dims=0, max_dims=2, min_side=0, max_side=3))
+    x = draw(tensors(dtype=dtype, device=device, shape=batch + (in_features,)))
+    weight = draw(tensors(dtype=dtype, device=device, shape=(out_features, in_features)))
+    bias = draw(tensors(dtype=dtype, device=device, shape=(out_features,)))
+    return (x, weight, bias)
+
+
+SPEC = FunctionSpec(name="linear", function=Linear.apply, reference=linear_reference, args=_args)
