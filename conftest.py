@@ -62,6 +62,7 @@ class _TorchGlobalRandom:
 TORCH_RANDOM = _TorchGlobalRandom()  # a module-level reference: Hypothesis keeps only a weak one
 hypothesis.register_random(TORCH_RANDOM)
 
+HALF_DTYPES = (torch.float16, torch.bfloat16)
 KNOWN_DEVICE_TYPES = ("cpu", "cuda", "mps")
 ENV_VAR = "AUTOGRAD_PROPS_FUNCS"
 _SPECS = pytest.StashKey[tuple]()
@@ -140,6 +141,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                 case = Case(spec=spec, dtype=dtype, device=device, prop=prop, source=config.stash[_SOURCE])
                 marks = []
                 reason = spec.skip_reason(prop)
+                if reason is None and dtypes_mode.startswith("full-precision:") and dtype in HALF_DTYPES:
+                    reason = f"not applicable: {dtypes_mode.partition(':')[2].strip()}"
                 if reason is None and dtype not in spec.dtypes:
                     reason = f"not applicable: {prop} runs in float64, which {spec.name} does not support"
                 if reason is None and device not in present:

@@ -57,12 +57,14 @@ class Case:
 def autograd_property(name: str, *, dtypes: str = "spec"):
     """Mark a test as the property ``name``; conftest parametrizes it over specs x dtypes x devices.
 
-    ``dtypes="spec"`` runs every dtype the spec supports; ``"float64"`` only float64.
+    ``dtypes="spec"`` runs every dtype the spec supports; ``"float64"`` only float64;
+    ``"full-precision: <reason>"`` float64 and float32, with float16/bfloat16 reported as not
+    applicable for that reason.
     """
     if name not in PROPERTIES:
         raise ValueError(f"autograd_property: unknown property {name!r}; add it to funcs.spec.PROPERTIES")
-    if dtypes not in ("spec", "float64"):
-        raise ValueError(f"autograd_property: dtypes={dtypes!r} must be 'spec' or 'float64'")
+    if dtypes not in ("spec", "float64") and not dtypes.startswith("full-precision:"):
+        raise ValueError(f"autograd_property: dtypes={dtypes!r} must be 'spec', 'float64' or 'full-precision: <reason>'")
     return pytest.mark.autograd_property(name=name, dtypes=dtypes)
 
 

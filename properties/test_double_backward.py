@@ -125,7 +125,11 @@ def check_double_backward(
     return margins
 
 
-@autograd_property("double_backward")
+@autograd_property(
+    "double_backward",
+    dtypes="full-precision: second derivatives through float16/bfloat16 saved values are dominated by "
+    "their rounding (native softmax's own bfloat16 second derivative is 40% off the float64 truth)",
+)
 @given(data=st.data())
 def test_double_backward(case, data):
     args = draw_args(case, data)
