@@ -108,3 +108,29 @@ def draw_like(data: st.DataObject, tensors_like: tuple[torch.Tensor, ...], *, la
         ),
         label=label,
     )
+
+
+def cotangent_property(name: str, check, *, max_examples: int | None = None):
+    """The test for a property whose check takes ``(spec, *, args, cotangents)``.
+
+    It draws the spec's arguments and cotangents, runs ``check`` under a reproducer, and records
+    the margins it returns (or, for a check that returns a word, notes it as an event).
+    """
+    from hypothesis import given, settings
+
+    @autograd_property(name)
+    @given(data=st.data())
+    def test(case, data):
+        args = draw_args(case, data)
+        cotangents = draw_cotangents(case, data, args)
+        with case.reproduce(f"{check.__module__}:{check.__name__}", args=args, cotangents=cotangents):
+            result = check(case.spec, args=args, cotangents=cotangents)
+        if isinstance(result, str):
+            case.note(result)
+            result = []
+        case.record(*result)
+
+    if max_examples is not None:
+        test = settings(max_examples=max_examples)(test)
+    test.__name__ = f"test_{name}"
+    return test

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from funcs.spec import FunctionSpec
-from properties.case import autograd_property, draw_args, draw_cotangents, draw_directions
+from properties.case import autograd_property, cotangent_property, draw_args, draw_cotangents, draw_directions
 from properties.harness import differentiable_indices, float64_args, vjp
 from properties.oracles import FiniteDifferenceResult, assert_matches_truth, finite_difference_slope, jacobian_magnitudes
 
@@ -57,14 +57,7 @@ def check_vjp_finite_differences(
     return result
 
 
-@autograd_property("vjp_native")
-@given(data=st.data())
-def test_vjp_matches_native(case, data):
-    args = draw_args(case, data)
-    cotangents = draw_cotangents(case, data, args)
-    with case.reproduce("properties.test_backward:check_vjp_native", args=args, cotangents=cotangents):
-        margins = check_vjp_native(case.spec, args=args, cotangents=cotangents)
-    case.record(*margins)
+test_vjp_matches_native = cotangent_property("vjp_native", check_vjp_native)
 
 
 @autograd_property("vjp_finite_differences", dtypes="float64")

@@ -13,11 +13,9 @@ import itertools
 from typing import Any
 
 import torch
-from hypothesis import given
-from hypothesis import strategies as st
 
 from funcs.spec import FunctionSpec
-from properties.case import autograd_property, draw_args, draw_cotangents
+from properties.case import cotangent_property
 from properties.harness import as_outputs, differentiable_indices, recording_backward, vjp, with_grad
 
 
@@ -118,23 +116,7 @@ def check_deterministic_backward(
     return []
 
 
-def _property_test(name: str, check):
-    """The test for a contract property: draw args and cotangents, run ``check``."""
-
-    @autograd_property(name)
-    @given(data=st.data())
-    def test(case, data):
-        args = draw_args(case, data)
-        cotangents = draw_cotangents(case, data, args)
-        with case.reproduce(f"properties.test_backward_contract:{check.__name__}", args=args, cotangents=cotangents):
-            margins = check(case.spec, args=args, cotangents=cotangents)
-        case.record(*margins)
-
-    test.__name__ = f"test_{name}"
-    return test
-
-
-test_gradient_contract = _property_test("gradient_contract", check_gradient_contract)
-test_no_mutation = _property_test("no_mutation", check_no_mutation)
-test_needs_input_grad = _property_test("needs_input_grad", check_needs_input_grad)
-test_deterministic_backward = _property_test("deterministic_backward", check_deterministic_backward)
+test_gradient_contract = cotangent_property("gradient_contract", check_gradient_contract)
+test_no_mutation = cotangent_property("no_mutation", check_no_mutation)
+test_needs_input_grad = cotangent_property("needs_input_grad", check_needs_input_grad)
+test_deterministic_backward = cotangent_property("deterministic_backward", check_deterministic_backward)

@@ -11,11 +11,9 @@ from typing import Any
 
 import torch
 import torch._dynamo
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from funcs.spec import FunctionSpec
-from properties.case import autograd_property, draw_args, draw_cotangents
+from properties.case import cotangent_property
 from properties.harness import differentiable_indices, vjp
 from properties.oracles import assert_same_result, jacobian_magnitudes
 
@@ -45,12 +43,4 @@ def check_compile(spec: FunctionSpec, *, args: tuple[Any, ...], cotangents: tupl
     return margins
 
 
-@autograd_property("compile")
-@settings(max_examples=COMPILE_EXAMPLES)
-@given(data=st.data())
-def test_compile(case, data):
-    args = draw_args(case, data)
-    cotangents = draw_cotangents(case, data, args)
-    with case.reproduce("properties.test_compile:check_compile", args=args, cotangents=cotangents):
-        margins = check_compile(case.spec, args=args, cotangents=cotangents)
-    case.record(*margins)
+test_compile = cotangent_property("compile", check_compile, max_examples=COMPILE_EXAMPLES)

@@ -13,11 +13,9 @@ import weakref
 from typing import Any
 
 import torch
-from hypothesis import given
-from hypothesis import strategies as st
 
 from funcs.spec import FunctionSpec
-from properties.case import autograd_property, draw_args, draw_cotangents
+from properties.case import cotangent_property
 from properties.harness import as_outputs, differentiable_indices, with_grad
 
 
@@ -66,11 +64,4 @@ def check_memory(spec: FunctionSpec, *, args: tuple[Any, ...], cotangents: tuple
     return []
 
 
-@autograd_property("memory")
-@given(data=st.data())
-def test_memory(case, data):
-    args = draw_args(case, data)
-    cotangents = draw_cotangents(case, data, args)
-    with case.reproduce("properties.test_memory:check_memory", args=args, cotangents=cotangents):
-        margins = check_memory(case.spec, args=args, cotangents=cotangents)
-    case.record(*margins)
+test_memory = cotangent_property("memory", check_memory)

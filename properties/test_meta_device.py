@@ -10,11 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from hypothesis import given
-from hypothesis import strategies as st
 
 from funcs.spec import FunctionSpec
-from properties.case import autograd_property, draw_args, draw_cotangents
+from properties.case import cotangent_property
 from properties.harness import as_outputs, differentiable_indices, vjp
 
 
@@ -41,11 +39,4 @@ def check_meta_device(spec: FunctionSpec, *, args: tuple[Any, ...], cotangents: 
     return []
 
 
-@autograd_property("meta_device")
-@given(data=st.data())
-def test_meta_device(case, data):
-    args = draw_args(case, data)
-    cotangents = draw_cotangents(case, data, args)
-    with case.reproduce("properties.test_meta_device:check_meta_device", args=args, cotangents=cotangents):
-        margins = check_meta_device(case.spec, args=args, cotangents=cotangents)
-    case.record(*margins)
+test_meta_device = cotangent_property("meta_device", check_meta_device)

@@ -10,11 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from hypothesis import given
-from hypothesis import strategies as st
 
 from funcs.spec import FunctionSpec
-from properties.case import autograd_property, draw_args, draw_cotangents
+from properties.case import cotangent_property
 from properties.harness import as_outputs, differentiable_indices, vjp, with_grad
 
 VERSION_COUNTER_ERROR = "modified by an inplace operation"
@@ -58,12 +56,4 @@ def check_saved_tensor_hygiene(
     return "unchanged"
 
 
-@autograd_property("saved_tensor_hygiene")
-@given(data=st.data())
-def test_saved_tensor_hygiene(case, data):
-    args = draw_args(case, data)
-    cotangents = draw_cotangents(case, data, args)
-    with case.reproduce("properties.test_saved_tensors:check_saved_tensor_hygiene", args=args, cotangents=cotangents):
-        outcome = check_saved_tensor_hygiene(case.spec, args=args, cotangents=cotangents)
-    case.note(outcome)
-    case.record()
+test_saved_tensor_hygiene = cotangent_property("saved_tensor_hygiene", check_saved_tensor_hygiene)

@@ -9,7 +9,7 @@ import dataclasses
 
 import torch
 
-from funcs.affine import Affine, affine_reference, sum_to_shape
+from funcs.affine import Affine, sum_to_shape
 from funcs.affine import SPEC as AFFINE
 from funcs.spec import FunctionSpec
 from funcs.square import SPEC as SQUARE

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from funcs import SPECS, SpecSourceError, load_specs, spec_named
-from funcs.spec import PROPERTIES, FunctionSpec, SpecError
+from funcs.spec import PROPERTIES, SpecError
 from funcs.square import SPEC as SQUARE
 
 
