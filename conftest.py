@@ -222,6 +222,9 @@ class VerificationCollector:
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if not self.results or hasattr(self.config, "workerinput"):
             return
+        # Under pytest-xdist results arrive in completion order; report specs in their loaded order.
+        order = {spec.name: i for i, spec in enumerate(self.config.stash[_SPECS])}
+        self.results.sort(key=lambda r: order.get(r.spec, len(order)))
         directory = Path(self.config.getoption("--report-dir"))
         json_path, md_path = write_report(self.results, directory, _header(self.config))
         terminalreporter.section("autograd-props verification matrix")
