@@ -174,6 +174,17 @@ class FiniteDifferenceResult:
     smooth: bool
     reason: str = ""
 
+    def check(self, what: str) -> float:
+        """The margin; an AssertionError naming ``what`` when the analytic value is out of tolerance."""
+        if self.margin > 1.0:
+            raise AssertionError(
+                f"{what} disagrees with finite differences: {self.analytic!r} from autograd, "
+                f"{self.estimate!r} by central differences (Richardson, step h); |difference| = "
+                f"{abs(self.analytic - self.estimate):.3g} > tolerance {self.tolerance:.3g} "
+                f"(from the truncation and float64 rounding at step h)"
+            )
+        return self.margin
+
     @property
     def margin(self) -> float:
         if not self.smooth:

@@ -44,7 +44,7 @@ def _pattern_mismatch(got: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     return bad
 
 
-def _describe(what: str, args, got: torch.Tensor, ref: torch.Tensor, bad: torch.Tensor) -> str:
+def _describe(what: str, got: torch.Tensor, ref: torch.Tensor, bad: torch.Tensor) -> str:
     index = tuple(int(i) for i in bad.nonzero()[0]) if bad.dim() else ()
     return (
         f"{what}: {int(bad.sum())} of {bad.numel()} elements break the reference's finite/NaN/inf pattern; "
@@ -59,11 +59,11 @@ def check_special_values(spec: FunctionSpec, *, args: tuple[Any, ...], cotangent
     for k, (g, r) in enumerate(zip(outs, ref_outs)):
         bad = _pattern_mismatch(g, r)
         if bad.any():
-            raise AssertionError(_describe(f"{spec.name} output {k}", args, g, r, bad))
+            raise AssertionError(_describe(f"{spec.name} output {k}", g, r, bad))
     for i, g, r in zip(which, grads, ref_grads):
         bad = torch.isfinite(r) & ~torch.isfinite(g)
         if bad.any():
-            raise AssertionError(_describe(f"{spec.name} gradient of argument {i} (reference finite)", args, g, r, bad))
+            raise AssertionError(_describe(f"{spec.name} gradient of argument {i} (reference finite)", g, r, bad))
     return []
 
 
