@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from typing import Any
 
@@ -28,6 +29,7 @@ class Case:
     source: str  # where the spec came from, for reproducers
     examples: int = 0
     worst_margin: float = 0.0
+    first_failure: int | None = None  # the example that first failed, counting from 1
     events: dict[str, int] = dataclasses.field(default_factory=dict)
 
     def __repr__(self) -> str:  # Hypothesis prints it in every falsifying example
@@ -49,9 +51,21 @@ class Case:
     def note(self, event: str) -> None:
         self.events[event] = self.events.get(event, 0) + 1
 
+    @contextlib.contextmanager
     def reproduce(self, check: str, **kwargs: Any):
-        """Context manager: a failure inside gets a pasteable reproducer as a PEP 678 note."""
-        return reproducer(self, check, kwargs)
+        """Context manager: a failure inside gets a pasteable reproducer as a PEP 678 note.
+
+        It also notes which example failed first.  Only passing examples are counted before it,
+        and Hypothesis shrinks only after a first failure, so that is the number of examples the
+        bug needed to show (shrinking's later examples do not change it).
+        """
+        try:
+            with reproducer(self, check, kwargs):
+                yield
+        except Exception:
+            if self.first_failure is None:
+                self.first_failure = self.examples + 1
+            raise
 
 
 def autograd_property(name: str, *, dtypes: str = "spec"):

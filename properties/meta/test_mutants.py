@@ -1,4 +1,5 @@
-"""Every planted bug is caught, by the property aimed at it; the gate runs them as a user would."""
+"""Every planted bug is caught, by the property aimed at it, and every correct twin passes; the
+gate runs them as a user would (``--funcs``), in subprocesses."""
 
 from __future__ import annotations
 
@@ -9,23 +10,43 @@ import pytest
 
 from properties.meta.gate_runner import run_gate
 from properties.meta.mutants import MUTANTS
+from properties.meta.twins import TWINS
 
 pytestmark = pytest.mark.slow
+TWINS_SOURCE = "properties.meta.twins"
 
 
 @pytest.fixture(scope="module")
 def gate_runs():
-    """All mutants through the gate, in parallel subprocesses (one per core)."""
-    workers = max(1, min(len(MUTANTS), os.cpu_count() or 1))
+    """All mutants and the twins through the gate, in parallel subprocesses (one per core)."""
+    sources = [TWINS_SOURCE] + [f"properties.meta.mutants:{name}" for name in MUTANTS]
+    workers = max(1, min(len(sources), os.cpu_count() or 1))
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-        futures = {name: pool.submit(run_gate, f"properties.meta.mutants:{name}") for name in MUTANTS}
-        return {name: f.result() for name, f in futures.items()}
+        futures = {source: pool.submit(run_gate, source) for source in sources}
+        return {source: f.result() for source, f in futures.items()}
+
+
+def test_corpus_is_complete():
+    assert len(MUTANTS) >= 20
+    assert {m.twin.name for m in MUTANTS.values()} <= set(TWINS)
 
 
 @pytest.mark.parametrize("name", list(MUTANTS))
 def test_mutant_is_caught_by_its_property(gate_runs, name):
-    mutant, run = MUTANTS[name], gate_runs[name]
+    mutant, run = MUTANTS[name], gate_runs[f"properties.meta.mutants:{name}"]
     assert run.exit_code == 1, f"{name} ({mutant.bug}) passed the gate\n{run.output[-3000:]}"
     assert run.failed & mutant.catches, f"{name}: failed {sorted(run.failed)}, expected one of {sorted(mutant.catches)}"
     unrelated = run.failed - mutant.catches - mutant.allowed
     assert not unrelated, f"{name} ({mutant.bug}) also failed unrelated properties {sorted(unrelated)}"
+    first = [c["first_failure"] for c in run.cells if c["outcome"] == "failed" and c["prop"] in mutant.catches]
+    assert all(isinstance(n, int) and n >= 1 for n in first), f"{name}: first-failure counts {first}"
+
+
+@pytest.mark.parametrize("name", list(TWINS))
+def test_twin_passes(gate_runs, name):
+    run = gate_runs[TWINS_SOURCE]
+    cells = [c for c in run.cells if c["spec"] == name]
+    assert cells, f"twin {name} was not run\n{run.output[-3000:]}"
+    failed = sorted(c["nodeid"] for c in cells if c["outcome"] == "failed")
+    assert not failed, f"correct twin {name} failed (a false alarm): {failed}\n{run.output[-3000:]}"
+    assert any(c["outcome"] == "passed" for c in cells)

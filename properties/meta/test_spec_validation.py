@@ -83,7 +83,7 @@ def test_builtin_specs_have_unique_names():
         ("funcs.square:Square", "not a FunctionSpec"),
         ("funcs.spec:PROPERTIES", "PROPERTIES[0] is a str"),
         ("properties.meta.malformed_spec", "field 'opt_outs'"),
-        ("properties.meta.mutants:TWINS", "TWINS[0] is a str"),
+        ("properties.meta.mutants:MUTANTS", "MUTANTS[0] is a str"),
         ("", "expected 'pkg.module'"),
     ],
 )

@@ -1,0 +1,73 @@
+"""torch.autograd.gradcheck, the anchor the gate is compared with: each of its modes run on fixed
+random float64 inputs of a spec, as a careful user would run it by hand.
+
+Modes: ``slow`` (gradcheck's default, the full numerical Jacobian), ``fast`` (``fast_mode=True``,
+one random projection), and ``strongest``: gradcheck with ``check_forward_ad`` where the
+Function has a ``jvp``, ``check_batched_grad``, then ``gradgradcheck`` with its batched check.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from funcs.spec import FunctionSpec
+
+MODES = ("slow", "fast", "strongest")
+
+
+def _randn(generator: torch.Generator, *shape: int) -> torch.Tensor:
+    return torch.randn(*shape, generator=generator, dtype=torch.float64)
+
+
+# Arguments per Function (by spec name), broadcast and batched so that reductions matter.
+_INPUTS: dict[str, Callable[[torch.Generator], tuple[Any, ...]]] = {
+    "square": lambda g: (_randn(g, 3, 4),),
+    "exp": lambda g: (_randn(g, 3, 4),),
+    "softplus": lambda g: (_randn(g, 3, 4),),
+    "relu": lambda g: (_randn(g, 3, 4),),
+    "affine": lambda g: (_randn(g, 4), _randn(g, 3, 4), _randn(g, 1, 4)),
+    "logsumexp": lambda g: (_randn(g, 3, 4), 1, False),
+    "softmax": lambda g: (_randn(g, 3, 4), 0),
+    "linear_square": lambda g: (_randn(g, 2, 3), _randn(g, 3, 3), _randn(g, 3)),
+    "layernorm": lambda g: (_randn(g, 3, 4), _randn(g, 4), _randn(g, 4), 1e-5),
+}
+
+
+def fixed_inputs(spec: FunctionSpec, seed: int = 0) -> tuple[Any, ...]:
+    """The float64 arguments gradcheck gets for ``spec``: seeded, the same on every run."""
+    try:
+        build = _INPUTS[spec.name]
+    except KeyError:
+        raise KeyError(f"gradcheck_anchor: no fixed inputs for spec {spec.name!r}; add them to _INPUTS") from None
+    generator = torch.Generator().manual_seed(seed)
+    return tuple(a.requires_grad_() if isinstance(a, torch.Tensor) else a for a in build(generator))
+
+
+@dataclasses.dataclass(frozen=True)
+class GradcheckOutcome:
+    caught: bool
+    detail: str  # the error's type and first line, or "" when gradcheck passed
+
+
+def run_gradcheck(spec: FunctionSpec, mode: str, seed: int = 0) -> GradcheckOutcome:
+    """Run gradcheck in ``mode`` on ``spec``'s function; any error counts as caught."""
+    if mode not in MODES:
+        raise ValueError(f"run_gradcheck: mode={mode!r}; choose from {MODES}")
+    inputs = fixed_inputs(spec, seed)
+    try:
+        if mode == "slow":
+            torch.autograd.gradcheck(spec.function, inputs)
+        elif mode == "fast":
+            torch.autograd.gradcheck(spec.function, inputs, fast_mode=True)
+        else:
+            forward_ad = spec.claims_forward_ad
+            torch.autograd.gradcheck(spec.function, inputs, check_forward_ad=forward_ad, check_batched_grad=True)
+            torch.autograd.gradgradcheck(spec.function, inputs, check_batched_grad=True, check_fwd_over_rev=forward_ad)
+    except Exception as exc:  # GradcheckError, or the Function itself raising: the user sees both
+        first_line = (str(exc).strip().splitlines() or [""])[0]
+        return GradcheckOutcome(True, f"{type(exc).__name__}: {first_line[:160]}")
+    return GradcheckOutcome(False, "")

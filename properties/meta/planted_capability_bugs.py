@@ -1,0 +1,48 @@
+"""Planted bugs in what a Function claims beyond first-order backward: double backward, forward
+mode (jvp) and vmap.
+
+Each class overrides one method of a correct Function (see ``twins.py``) with the bug alone.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from funcs.square import Square
+from properties.meta.softplus_correct import Softplus
+
+
+class SquareDetachesSaved(Square):
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        return grad_output * 2 * x.detach()  # first order right, second order silently zero
+
+
+class SoftplusSavesSigmoid(Softplus):
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        (x,) = inputs
+        ctx.save_for_backward(torch.sigmoid(x))  # an intermediate: neither input nor output
+        ctx.save_for_forward(x)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (sigmoid_x,) = ctx.saved_tensors
+        return grad_output * sigmoid_x
+
+
+class SoftplusWrongJvp(Softplus):
+    @staticmethod
+    def jvp(ctx, x_tangent):
+        (x,) = ctx.saved_tensors
+        return x_tangent * torch.sigmoid(-x)  # sign inside the sigmoid lost
+
+
+class SoftplusWrongVmapRule(Softplus):
+    generate_vmap_rule = False
+
+    @staticmethod
+    def vmap(info, in_dims, x):
+        # moves the batch dimension last but reports it at 0
+        return Softplus.apply(x.movedim(in_dims[0], -1)), 0

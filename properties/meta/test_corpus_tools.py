@@ -1,0 +1,72 @@
+"""The corpus's side tools: the gradcheck anchor, the table, the soak's spec set."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from funcs import SPECS as BUILT_IN
+from properties.meta import soak
+from properties.meta.corpus_table import MutantRow, property_filter, render
+from properties.meta.gradcheck_anchor import (
+    MODES,
+    GradcheckOutcome,
+    fixed_inputs,
+    run_gradcheck,
+)
+from properties.meta.mutants import MUTANTS
+from properties.meta.twins import TWINS
+
+
+@pytest.mark.parametrize("name", list(TWINS))
+def test_every_twin_has_fixed_float64_inputs(name):
+    first, again = fixed_inputs(TWINS[name]), fixed_inputs(TWINS[name])
+    tensors = [a for a in first if isinstance(a, torch.Tensor)]
+    assert tensors and all(t.dtype == torch.float64 and t.requires_grad for t in tensors)
+    assert all(torch.equal(a, b) for a, b in zip(first, again) if isinstance(a, torch.Tensor))
+
+
+def test_fixed_inputs_name_a_spec_without_them():
+    with pytest.raises(KeyError, match="no fixed inputs for spec 'silu'"):
+        fixed_inputs(next(s for s in BUILT_IN if s.name == "silu"))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_gradcheck_anchor_catches_a_flipped_sign_and_passes_its_twin(mode):
+    assert run_gradcheck(MUTANTS["SIGN_FLIP"].spec, mode).caught
+    assert run_gradcheck(TWINS["softplus"], mode) == GradcheckOutcome(False, "")
+
+
+def test_gradcheck_anchor_rejects_an_unknown_mode():
+    with pytest.raises(ValueError, match="mode='fastest'"):
+        run_gradcheck(TWINS["square"], "fastest")
+
+
+def test_property_filter_selects_by_marker():
+    assert property_filter({"vjp_native", "forward"}) == ["-m", "forward or vjp_native"]
+
+
+def test_render_counts_what_each_checker_caught():
+    caught, missed = GradcheckOutcome(True, "GradcheckError: Jacobian mismatch"), GradcheckOutcome(False, "")
+    rows = [
+        MutantRow("SIGN_FLIP", MUTANTS["SIGN_FLIP"], ("vjp_native",), 1, "args=[()]", {m: caught for m in MODES}),
+        MutantRow("SMALL_RELATIVE_ERROR", MUTANTS["SMALL_RELATIVE_ERROR"], (), None, "", {m: missed for m in MODES}),
+    ]
+    text = render(rows, {"softplus": True, "square": False}, {"softplus": {m: missed for m in MODES}, "square": {m: caught for m in MODES}})
+    assert "| autograd-props | 1 / 2 | 1 / 2 |" in text
+    assert "| gradcheck slow | 1 / 2 | 1 / 2 |" in text
+    assert "| SMALL_RELATIVE_ERROR |" in text and "**missed**" in text
+    assert "Missed by gradcheck fast: SMALL_RELATIVE_ERROR." in text
+
+
+def test_soak_covers_every_built_in_and_every_twin():
+    names = [s.name for s in soak.SPECS]
+    assert len(names) == len(set(names))
+    assert {s.name for s in BUILT_IN} | set(TWINS) == set(names)
+
+
+def test_soak_rejects_bad_seeds(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        soak.main(["--seeds", "1,x"])
+    assert exit_info.value.code == 2
+    assert "expected comma-separated integers" in capsys.readouterr().err

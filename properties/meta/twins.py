@@ -1,0 +1,47 @@
+"""The correct Functions the planted bugs are derived from: each mutant differs from one of these
+by its bug alone, and each of these must pass the gate.
+
+``pytest properties --funcs properties.meta.twins`` runs the gate on all of them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+
+from funcs import affine, exp, layernorm, linear, logsumexp, relu, softmax, square
+from funcs.spec import FunctionSpec
+from properties.meta.softplus_correct import SPECS as SOFTPLUS_SPECS
+
+SOFTPLUS = SOFTPLUS_SPECS[0]
+
+
+def _square_linear_args(dtype: torch.dtype, device: torch.device):
+    """Linear's arguments cut to in_features == out_features, where a transposed weight still fits."""
+
+    def cut(args: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+        x, weight, bias = args
+        n = min(weight.shape)
+        return x[..., :n].contiguous(), weight[:n, :n].contiguous(), bias[:n].contiguous()
+
+    return linear.SPEC.args(dtype, device).map(cut)
+
+
+LINEAR_SQUARE = dataclasses.replace(linear.SPEC, name="linear_square", args=_square_linear_args)
+
+TWINS: dict[str, FunctionSpec] = {
+    spec.name: spec
+    for spec in (
+        square.SPEC,
+        affine.SPEC,
+        exp.SPEC,
+        SOFTPLUS,
+        logsumexp.SPEC,
+        LINEAR_SQUARE,
+        softmax.SPEC,
+        layernorm.SPEC,
+        relu.SPEC,
+    )
+}
+SPECS = list(TWINS.values())
