@@ -18,6 +18,7 @@ import torch
 from hypothesis import Phase, settings
 
 from funcs import SpecSourceError, load_specs
+from properties import compat
 from properties.case import Case
 from properties.report import CellResult, summary_lines, write_report
 from properties.strategies import available_devices
@@ -140,7 +141,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             for dtype in dtypes:
                 case = Case(spec=spec, dtype=dtype, device=device, prop=prop, source=config.stash[_SOURCE])
                 marks = []
-                reason = spec.skip_reason(prop)
+                reason = spec.skip_reason(prop) or compat.unsupported_reason(prop)
                 if reason is None and dtypes_mode.startswith("full-precision:") and dtype in HALF_DTYPES:
                     reason = f"not applicable: {dtypes_mode.partition(':')[2].strip()}"
                 if reason is None and dtype not in spec.dtypes:

@@ -60,15 +60,24 @@ def reproducer(case: Any, check: str, kwargs: dict[str, Any]) -> Iterator[None]:
     except Exception as exc:
         module, _, function = check.partition(":")
         call_args = "".join(f",\n    {k}={literal(v)}" for k, v in kwargs.items())
-        exc.add_note(
+        _add_note(
+            exc,
             f"autograd-props: property {case.prop!r} failed for spec {case.spec.name!r} "
             f"({str(case.dtype).removeprefix('torch.')}, {case.device}); shapes: {_shapes(kwargs)}\n"
             f"Reproduce with:\n"
             f"import torch\nfrom funcs import spec_named\nfrom {module} import {function}\n"
             f"spec = spec_named({case.source!r}, {case.spec.name!r})\n"
-            f"{function}(spec{call_args})"
+            f"{function}(spec{call_args})",
         )
         raise
+
+
+def _add_note(exc: BaseException, note: str) -> None:
+    """BaseException.add_note, which Python 3.10 lacks (pytest and Hypothesis read __notes__ there too)."""
+    if hasattr(exc, "add_note"):
+        exc.add_note(note)
+    else:
+        exc.__notes__ = [*getattr(exc, "__notes__", []), note]
 
 
 def _shapes(kwargs: dict[str, Any]) -> str:

@@ -51,8 +51,16 @@ def _representable(value: float, dtype: torch.dtype) -> float:
     """The largest value of dtype not above ``value`` (strategy bounds must be exact in width)."""
     rounded = float(torch.tensor(value, dtype=torch.float64).to(dtype))
     if rounded > value:
-        rounded = float(torch.nextafter(torch.tensor(rounded, dtype=dtype), torch.tensor(0.0, dtype=dtype)))
+        rounded = float(_toward_zero(torch.tensor(rounded, dtype=dtype)))
     return rounded
+
+
+def _toward_zero(x: torch.Tensor) -> torch.Tensor:
+    """``torch.nextafter(x, 0)`` for a nonzero scalar.  16-bit floats step their bit pattern, since
+    torch 2.1 has no CPU nextafter kernel for float16 (a float's magnitude is monotone in its bits)."""
+    if x.element_size() == 2:
+        return (x.view(torch.int16) - 1).view(x.dtype)
+    return torch.nextafter(x, torch.zeros_like(x))
 
 
 def safe_max_abs(dtype: torch.dtype) -> float:

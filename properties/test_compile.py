@@ -14,6 +14,7 @@ import torch._dynamo
 
 from funcs.spec import FunctionSpec
 from properties.case import cotangent_property
+from properties.compat import compile_settings
 from properties.harness import differentiable_indices, vjp
 from properties.oracles import assert_same_result, jacobian_magnitudes
 
@@ -30,7 +31,8 @@ def check_compile(spec: FunctionSpec, *, args: tuple[Any, ...], cotangents: tupl
         return spec.function(*a)
 
     compiled = torch.compile(call, backend="aot_eager", dynamic=True)
-    got_out, got_grads = vjp(compiled, args, which, cotangents, what=f"compiled {spec.name}")
+    with compile_settings():
+        got_out, got_grads = vjp(compiled, args, which, cotangents, what=f"compiled {spec.name}")
     if not counters["stats"]["unique_graphs"]:
         raise AssertionError(f"{spec.name}: torch.compile captured no graph (everything fell back to eager)")
     exp_out, exp_grads = vjp(spec.function, args, which, cotangents, what=spec.name)
