@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import os
 import platform
+import warnings
 from pathlib import Path
 
 import hypothesis
@@ -20,7 +21,8 @@ from hypothesis import Phase, settings
 from funcs import SpecSourceError, load_specs
 from properties import compat
 from properties.case import Case
-from properties.report import CellResult, summary_lines, write_report
+from properties.expectations import ExpectationsFileError, StaleExpectationWarning, read_expectations
+from properties.report import REPRODUCER_PREFIX, CellResult, summary_lines, write_report
 from properties.strategies import available_devices
 
 # deadline=None: torch's first call of an op (dispatcher warm-up, lazy init) can take far longer
@@ -69,6 +71,7 @@ ENV_VAR = "AUTOGRAD_PROPS_FUNCS"
 _SPECS = pytest.StashKey[tuple]()
 _SOURCE = pytest.StashKey[str]()
 _DEVICES = pytest.StashKey[list]()
+_EXPECTATIONS = pytest.StashKey[list]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -90,6 +93,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="report",
         help="where verification.md and verification.json are written (default: report/)",
     )
+    for kind, what in (("xfail", "expected to fail (strict: an unexpected pass fails)"), ("skip", "skipped")):
+        group.addoption(
+            f"--{kind}s-file",
+            action="append",
+            default=[],
+            metavar="PATH",
+            help=f"tests {what}: one 'TEST-ID  # reason' a line, '*' a wildcard (repeatable)",
+        )
 
 
 def _selected_devices(config: pytest.Config) -> list[str]:
@@ -114,6 +125,12 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_SPECS] = specs
     config.stash[_SOURCE] = source
     config.stash[_DEVICES] = _selected_devices(config)
+    try:
+        config.stash[_EXPECTATIONS] = [
+            entry for kind in ("skip", "xfail") for path in config.getoption(f"{kind}s_file") for entry in read_expectations(path, kind)
+        ]
+    except ExpectationsFileError as exc:
+        raise pytest.UsageError(f"autograd-props: {exc}") from None
     config.pluginmanager.register(VerificationCollector(config), "autograd-props-report")
 
 
@@ -154,7 +171,27 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("case", params)
 
 
+@pytest.hookimpl(tryfirst=True)  # before -k and -m deselect: an entry for a deselected test is not stale
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    expectations = config.stash[_EXPECTATIONS]
+    used = set()
+    for item in items:
+        for kind in ("skip", "xfail"):
+            entry = next((e for e in expectations if e.kind == kind and e.matches(item.nodeid)), None)
+            if entry is not None:
+                item.add_marker(entry.marker())
+                used.add(entry)
+    # Under pytest-xdist every worker collects the same tests; the first one speaks for all.
+    if getattr(config, "workerinput", {}).get("workerid", "gw0") != "gw0":
+        return
+    for entry in expectations:
+        if entry not in used:
+            warnings.warn(StaleExpectationWarning(f"--{entry.kind}s-file {entry.where}: {entry.pattern!r} matches no collected test"))
+
+
 def _outcome(report: pytest.TestReport) -> tuple[str, str]:
+    if hasattr(report, "wasxfail"):  # an xfail marker: xfailed, or a non-strict unexpected pass
+        return ("xfailed" if report.skipped else "xpassed"), report.wasxfail
     if report.failed:
         return "failed", ""
     if report.skipped:
@@ -191,6 +228,20 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
                 },
             )
         )
+    if report.when == "call" and call.excinfo is not None:
+        report.user_properties.append(("autograd_props_reproducer", _reproducer_note(call.excinfo.value)))
+
+
+def _reproducer_note(exc: BaseException) -> str:
+    """The reproducer that properties.report.reproducer attached to the exception, or ""."""
+    for note in getattr(exc, "__notes__", ()):
+        if note.startswith(REPRODUCER_PREFIX):
+            return note
+    # Hypothesis raises an ExceptionGroup when one test found several distinct failures.
+    for inner in getattr(exc, "exceptions", ()):
+        if found := _reproducer_note(inner):
+            return found
+    return ""
 
 
 class VerificationCollector:
@@ -217,6 +268,8 @@ class VerificationCollector:
                 worst_margin=info["worst_margin"],
                 nodeid=report.nodeid,
                 failure=report.longreprtext if report.failed else "",
+                reproducer=dict(report.user_properties).get("autograd_props_reproducer", ""),
+                error=_error_line(report),
             )
         )
 
@@ -232,6 +285,15 @@ class VerificationCollector:
         for line in summary_lines(self.results):
             terminalreporter.write_line(line)
         terminalreporter.write_line(f"report: {md_path} and {json_path}")
+
+
+def _error_line(report: pytest.TestReport) -> str:
+    """The failure's exception line (pytest's crash message), or "" for a cell that did not fail."""
+    if not report.failed:
+        return ""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    message = crash.message if crash is not None else str(report.longrepr)
+    return message.split("\n")[0][:500]
 
 
 def _header(config: pytest.Config) -> dict[str, str]:

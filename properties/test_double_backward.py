@@ -110,10 +110,9 @@ def check_double_backward(
         margins.append(assert_matches_truth(g, n, t, m, tolerance=tolerance, what=what).margin)
     if args[which[0]].dtype == torch.float64:
         analytic = sum(float((s * p).sum()) for s, p in zip(got, probes))
-        analytic_magnitude = sum(float((m * p.abs()).sum()) for m, p in zip(magnitudes, probes))
         result = finite_difference_slope(
             vjp_map(spec.function, n_args, which), everything, wrt, directions, probes, analytic,
-            grad_mode=True, analytic_magnitude=analytic_magnitude,
+            grad_mode=True, sensitivities=magnitudes,
         )
         margins.append(result.check(f"{spec.name}: double backward (second derivatives of the VJP)"))
     return margins

@@ -53,8 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         seconds = time.monotonic() - start
         runs.append({"seed": seed, "exit_code": run.exit_code, "passed_cells": passed, "failed": failed, "seconds": round(seconds, 1)})
         print(f"[{i}/{len(seeds)}] seed {seed}: {passed} cells passed, {len(failed)} failed, {seconds:.0f} s", flush=True)
-        for nodeid in failed:
-            print(f"    FAILED {nodeid}\n{run.output[-4000:]}", flush=True)
+        if failed:
+            print("".join(f"    FAILED {nodeid}\n" for nodeid in failed) + run.output[-6000:], flush=True)
     failures = sum(len(r["failed"]) for r in runs)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"specs": [s.name for s in SPECS], "failures": failures, "runs": runs}, indent=2))
