@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from hypothesis import strategies as st
 
+from funcs._opmath import upcast
 from funcs.spec import FunctionSpec
 from properties.strategies import broadcastable_shapes, tensors
 
@@ -33,17 +34,22 @@ class Affine(torch.autograd.Function):
         w, x, b = inputs
         ctx.save_for_backward(w, x)
         ctx.b_shape = b.shape
+        ctx.b_dtype = b.dtype
 
     @staticmethod
     def backward(ctx, grad_output: torch.Tensor):
         w, x = ctx.saved_tensors
+        # float16/bfloat16 multiply and reduce in float32, rounding once: a product that
+        # overflows (g = 3, x = 32752 in float16) can belong to a sum that does not, which native
+        # autograd (reducing g before multiplying) returns finite.
+        grad = upcast(grad_output)
         grad_w = grad_x = grad_b = None
         if ctx.needs_input_grad[0]:
-            grad_w = sum_to_shape(grad_output * x, w.shape)
+            grad_w = sum_to_shape(grad * upcast(x), w.shape).to(w.dtype)
         if ctx.needs_input_grad[1]:
-            grad_x = sum_to_shape(grad_output * w, x.shape)
+            grad_x = sum_to_shape(grad * upcast(w), x.shape).to(x.dtype)
         if ctx.needs_input_grad[2]:
-            grad_b = sum_to_shape(grad_output, ctx.b_shape)
+            grad_b = sum_to_shape(grad, ctx.b_shape).to(ctx.b_dtype)
         return grad_w, grad_x, grad_b
 
 
