@@ -48,8 +48,9 @@ def compile_settings() -> Iterator[None]:
 
     With ``dynamic=True``, torch 2.1 traces a Python int argument as a SymInt even where it is a
     dimension, and ``Tensor.sum(SymInt, keepdim=True)`` then fails inside dynamo (seen with the
-    built-in ``logsumexp``).  Later torch specializes such ints itself; on torch < 2.2 the suite
-    asks for that with ``specialize_int``.
+    built-in ``logsumexp``); torch 2.5 specializes such ints itself.  On torch < 2.5 the suite
+    asks for that with ``specialize_int`` (2.2 to 2.4 are not in the tox matrix, so they get the
+    setting too).
     """
     if TORCH_VERSION < (2, 5):
         import torch._dynamo
