@@ -1,13 +1,21 @@
 """LayerNorm(x, weight, bias, eps) over the last dimension, as F.layer_norm with
 normalized_shape = (x.shape[-1],).
 
-Only x and weight are saved.  Backward and jvp recompute mean, rstd and x_hat from x with
-differentiable ops: saving those intermediates would make double backward silently wrong,
-because autograd could not see how they depend on x.
+Only x and weight are saved.  Forward is the native layer-norm kernel.
 
-Every dtype computes internally in float64 (float32 on MPS, which has no float64) and rounds
-once.  float32 arithmetic, which the native kernel uses for float32/float16/bfloat16, is not
-enough here: where var >> eps the x-gradient is eps-small, while it is computed as a difference
+A first-order backward (grad mode off, the usual case) of float32/float16/bfloat16 is the native
+kernels: it recomputes mean and rstd from x with ``aten.native_layer_norm`` -- the same kernel as
+forward, so exactly the values forward had -- and hands them to
+``aten.native_layer_norm_backward``; the result is native's own gradient, at the cost of one
+more forward pass in exchange for not saving them.  float64 keeps the float64 formula below:
+there native's kernel is less exact than float64 rounding (at a last dimension of 1, where x_hat
+is exactly 0, it leaves ~6e-14 in grad_w: the rounding of the mean times rstd = 1/sqrt(eps)).
+
+Under ``create_graph`` (grad mode on), for float64, and in jvp, backward recomputes mean, rstd
+and x_hat from x with differentiable ops: saving those intermediates would make double backward
+silently wrong, because autograd could not see how they depend on x.  That path computes in
+float64 (float32 on MPS, which has no float64) and rounds once.  float32 arithmetic is not
+enough there: where var >> eps the x-gradient is eps-small, while it is computed as a difference
 of terms of size |g w| (for a last dimension of 2 the Jacobian is exactly
 eps * rstd^3 * (I - 1/2) diag(w), all of it cancellation).  The rounding error there is about
 u * |g w| * rstd, no better than native's own, so point by point it is sometimes worse than
@@ -47,13 +55,30 @@ def _normalize_jvp(x_hat: torch.Tensor, rstd: torch.Tensor, v: torch.Tensor) -> 
     return rstd * (v - v.mean(-1, keepdim=True) - x_hat * (x_hat * v).mean(-1, keepdim=True))
 
 
+def _native_backward(ctx, x, weight, grad_output, n: int, rows: int):
+    needs_x, needs_w, needs_b = ctx.needs_input_grad[:3]
+    grad_x = grad_w = grad_b = None
+    # The kernel reads bias only for grad_b's shape, dtype and device (a gradient with respect
+    # to a bias never depends on its value); weight has bias's shape, so it stands in when the
+    # dtypes agree.  Otherwise grad_b is summed here.
+    template = weight if ctx.bias_dtype == weight.dtype else None
+    kernel_b = needs_b and template is not None
+    if needs_x or needs_w or kernel_b:
+        _, mean, rstd = torch.native_layer_norm(x, (n,), weight, None, ctx.eps)
+        grad_x, grad_w, grad_b = torch.ops.aten.native_layer_norm_backward(
+            grad_output, x, (n,), mean, rstd, weight, template, [needs_x, needs_w, kernel_b]
+        )
+    if needs_b and not kernel_b:
+        grad_b = grad_output.reshape(rows, n).sum(0).to(ctx.bias_dtype)
+    return grad_x, grad_w, grad_b, None
+
+
 class LayerNorm(torch.autograd.Function):
     generate_vmap_rule = True
 
     @staticmethod
     def forward(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float) -> torch.Tensor:
-        x_hat, _ = _normalize(_compute(x), eps)
-        return (x_hat * _compute(weight) + _compute(bias)).to(x.dtype)
+        return F.layer_norm(x, (x.shape[-1],), weight, bias, eps)
 
     @staticmethod
     def setup_context(ctx, inputs, output) -> None:
@@ -68,6 +93,8 @@ class LayerNorm(torch.autograd.Function):
         x, weight = ctx.saved_tensors
         n = x.shape[-1]
         rows = math.prod(x.shape[:-1])  # explicit: reshape cannot infer -1 for an empty batch
+        if not torch.is_grad_enabled() and x.dtype != torch.float64:  # native's kernels (module docstring)
+            return _native_backward(ctx, x, weight, grad_output, n, rows)
         grad = _compute(grad_output)
         x_hat, rstd = _normalize(_compute(x), ctx.eps)
         grad_x = grad_w = grad_b = None

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from hypothesis import strategies as st
 
-from funcs._opmath import upcast
+from funcs._opmath import LOW_PRECISION, upcast
 from funcs.spec import FunctionSpec
 from properties.strategies import shapes, tensors
 
@@ -27,21 +27,29 @@ def _logsumexp_keepdim(x: torch.Tensor, dim: int) -> torch.Tensor:
         return torch.log(torch.exp(x).sum(dim, keepdim=True))
     m = x.amax(dim, keepdim=True)
     m = torch.where(torch.isinf(m), torch.zeros_like(m), m)
-    return torch.log(torch.exp(x - m).sum(dim, keepdim=True)) + m
+    # In place on the temporaries (forward runs without grad): one full-size buffer, not two.
+    return (x - m).exp_().sum(dim, keepdim=True).log_().add_(m)
 
 
 def _softmax(x: torch.Tensor, out: torch.Tensor, dim: int, keepdim: bool) -> torch.Tensor:
     """softmax(x) along dim from the saved input and output, in the compute dtype.
 
-    exp(x - out) is softmax(x) exactly when out is exact; dividing by its own sum removes the
-    rounding of a saved low-precision out (a common factor exp(out_exact - out) that is up to
-    |out| * eps / 2 away from 1).  Mathematically the division is by 1 and out cancels, so the
-    derivatives are softmax's.  A NaN sum (a slice holding +inf, or all -inf) is left
-    unnormalised, so the gradient is native's there: NaN where x - out is NaN, 0 elsewhere.
+    exp(x - out) is softmax(x) exactly when out is exact; for float16/bfloat16, dividing by its
+    own sum removes the rounding of the saved low-precision out (a common factor
+    exp(out_exact - out) that is up to |out| * eps / 2 away from 1).  Mathematically the
+    division is by 1 and out cancels, so the derivatives are softmax's.  A NaN sum (a slice
+    holding +inf, or all -inf) is left unnormalised, so the gradient is native's there: NaN
+    where x - out is NaN, 0 elsewhere.  float32/float64 skip the division (a sum and a division
+    over the whole input): there out is rounded at the compute precision, and exp(x - out) is
+    exactly native's own gradient formula.
     """
     if not keepdim:
         out = out.unsqueeze(dim)
-    weights = torch.exp(upcast(x) - upcast(out))
+    # exp_ in place on the fresh difference, as native does: autograd allows it (sub saves
+    # nothing), so double backward still sees exp's derivative.
+    weights = (upcast(x) - upcast(out)).exp_()
+    if x.dtype not in LOW_PRECISION:
+        return weights
     total = weights.sum(dim, keepdim=True)
     return weights / torch.where(torch.isnan(total), torch.ones_like(total), total)
 

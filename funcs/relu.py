@@ -1,9 +1,11 @@
 """ReLU: max(x, 0), saving its output.
 
-At the kink x = 0 the gradient is 0, as native autograd's threshold_backward gives: it zeroes
-the gradient where the output is <= 0 and passes it elsewhere (a NaN output included).
-``torch.where`` rather than a multiplication by a mask keeps a NaN/inf grad_output from turning
-into NaN where the gradient is 0, also like native.
+At the kink x = 0 the gradient is 0, as native autograd gives.  Backward and jvp are
+``aten.threshold_backward(v, out, 0)``, the kernel native relu's backward uses: it zeroes v where
+the output is <= 0 and passes it elsewhere (a NaN output included), in one pass.  It selects
+rather than multiplies by a mask, so a NaN/inf v does not turn into NaN where the gradient is
+0.  It is differentiable (in v: itself; in out: zero), so double backward and nested forward
+mode work.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from properties.strategies import tensors
 
 
 def _pass_where_positive(out: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    return torch.where(out <= 0, torch.zeros_like(v), v)
+    return torch.ops.aten.threshold_backward(v, out, 0)
 
 
 class ReLU(torch.autograd.Function):

@@ -1,10 +1,17 @@
 """SiLU (Swish), x * sigmoid(x), in the memory-efficient form: only the input is saved and
 sigmoid is recomputed in backward.
 
-Stable for any finite x: sigmoid saturates to exactly 0 or 1 without overflow, and the
-derivative is written as sigmoid(x) * (1 + x * sigmoid(-x)) so that ``1 - sigmoid(x)`` is never
-formed by cancellation; for large |x| one factor is exactly 0 or the product stays bounded by
-|x|, so nothing overflows.
+Written out as ``x * sigmoid(x)`` under autograd, SiLU saves both x and sigmoid(x); this Function
+saves x alone, half the memory.  Forward is the fused ``F.silu`` kernel.  A first-order backward
+(grad mode off, the usual case) is the fused ``aten.silu_backward`` kernel, which recomputes
+sigmoid from x in one pass; that kernel has no derivative of its own, so under ``create_graph``
+(grad mode on) backward uses the differentiable formula instead -- the same split native
+autograd makes for F.silu.  jvp always uses the differentiable formula, so forward mode nests.
+
+The formula is stable for any finite x: sigmoid saturates to exactly 0 or 1 without overflow,
+and the derivative is written as sigmoid(x) * (1 + x * sigmoid(-x)) so that ``1 - sigmoid(x)``
+is never formed by cancellation; for large |x| one factor is exactly 0 or the product stays
+bounded by |x|, so nothing overflows.
 """
 
 from __future__ import annotations
@@ -27,8 +34,7 @@ class SiLU(torch.autograd.Function):
 
     @staticmethod
     def forward(x: torch.Tensor) -> torch.Tensor:
-        xc = upcast(x)
-        return (xc * torch.sigmoid(xc)).to(x.dtype)
+        return F.silu(x)  # the fused native kernel (the reference itself)
 
     @staticmethod
     def setup_context(ctx, inputs, output) -> None:
@@ -39,6 +45,8 @@ class SiLU(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output: torch.Tensor) -> torch.Tensor:
         (x,) = ctx.saved_tensors
+        if not torch.is_grad_enabled():  # first order: one fused pass, nothing to differentiate
+            return torch.ops.aten.silu_backward(grad_output, x)
         return (upcast(grad_output) * _silu_derivative(upcast(x))).to(x.dtype)
 
     @staticmethod

@@ -1,10 +1,13 @@
 """Softmax(x, dim), stable for large magnitudes; saves only its output.
 
-Forward subtracts the maximum along dim, as torch.softmax does, and like it leaves an infinite
-maximum in place: a slice holding +inf, or all -inf, is NaN throughout, exactly as native.
-Backward is y * (g - sum(g * y)) and jvp y * (t - sum(t * y)) (each sum divided by sum(y), see
-``_softmax_jvp_like``): both from the saved output y alone, so double backward differentiates
-through this Function's own output.  float16/bfloat16 compute in float32 and round once.
+Forward is the fused softmax kernel (it subtracts the maximum along dim, and leaves an infinite
+maximum in place: a slice holding +inf, or all -inf, is NaN throughout).  Backward is
+y * (g - sum(g * y)), from the saved output y alone, by the fused kernel native autograd uses,
+``aten._softmax_backward_data``.  That kernel is itself differentiable (in g, and in y through
+softmax's second derivative), so double backward differentiates through this Function's own
+output.  jvp is y * (t - sum(t * y)) (the Jacobian is symmetric), written out with the sum
+divided by sum(y), see ``_softmax_jvp_like``.  float16/bfloat16 compute in float32 and round
+once.
 """
 
 from __future__ import annotations
@@ -22,8 +25,8 @@ def _softmax_jvp_like(y: torch.Tensor, v: torch.Tensor, dim: int) -> torch.Tenso
 
     sum(y) is 1 mathematically; dividing by it makes the weighted mean of v exact for a saved
     output whose rounding (in float16/bfloat16 above all) leaves sum(y) != 1, so a constant v
-    gives exactly 0, as it must.  Along any perturbation of a softmax output sum(y) stays 1, so
-    the division changes no derivative: double backward is still softmax's.
+    gives exactly 0, as it must (and as native's forward mode gives).  Along any perturbation of
+    a softmax output sum(y) stays 1, so the division changes no derivative.
     """
     y, v = upcast(y), upcast(v)
     return y * (v - (v * y).sum(dim, keepdim=True) / y.sum(dim, keepdim=True))
@@ -34,12 +37,7 @@ class Softmax(torch.autograd.Function):
 
     @staticmethod
     def forward(x: torch.Tensor, dim: int) -> torch.Tensor:
-        xc = upcast(x)
-        if xc.numel() == 0:
-            # amax refuses an empty reduced dimension; an empty softmax is an empty tensor.
-            return torch.exp(xc).to(x.dtype)
-        e = torch.exp(xc - xc.amax(dim, keepdim=True))
-        return (e / e.sum(dim, keepdim=True)).to(x.dtype)
+        return torch.softmax(x, dim)
 
     @staticmethod
     def setup_context(ctx, inputs, output) -> None:
@@ -51,7 +49,7 @@ class Softmax(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output: torch.Tensor):
         (y,) = ctx.saved_tensors
-        return _softmax_jvp_like(y, grad_output, ctx.dim).to(y.dtype), None
+        return torch._softmax_backward_data(grad_output, y, ctx.dim, y.dtype), None
 
     @staticmethod
     def jvp(ctx, x_tangent: torch.Tensor, dim_tangent: None) -> torch.Tensor:
