@@ -1,0 +1,24 @@
+"""Benchmarks of the built-in Functions (pytest-benchmark) and the report built from their JSON.
+
+* ``test_bench_functions.py``: forward+backward time, custom Function vs its native reference;
+* ``test_bench_memory.py``: bytes saved for backward, custom vs native (``saved_bytes.py``);
+* ``test_bench_checking.py``: the gate's finite-difference oracle vs ``torch.autograd.gradcheck``;
+* ``report.py``: ``python -m benchmarks.report`` turns the JSON into markdown and a plot;
+* ``run.py``: ``python -m benchmarks.run`` (what ``tox -e bench`` runs) does both.
+
+Every benchmark records ``extra_info`` with at least ``function``, ``impl``, ``numel``,
+``measure`` (``fwd+bwd``, ``saved-bytes`` or ``check``) and ``device``.
+"""
+
+from __future__ import annotations
+
+THREADS_OPTION = "--bench-threads"
+DEVICES_OPTION = "--bench-devices"
+
+# Sizes (elements of the main input) when timed, and when run once as a smoke test.
+TIMED_SIZES: tuple[int, ...] = (1, 32, 1024, 32768, 1 << 20)
+SMOKE_SIZES: tuple[int, ...] = (1, 1024)
+CHECK_SIZES: tuple[int, ...] = (10, 100, 1000, 10000, 100000)
+SMOKE_CHECK_SIZES: tuple[int, ...] = (10, 100)
+
+IMPLS: tuple[str, ...] = ("custom", "native", "native-composite", "oracle", "oracle-fd", "gradcheck-fast", "gradcheck-slow")

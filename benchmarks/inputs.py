@@ -1,0 +1,165 @@
+"""Deterministic benchmark inputs for every built-in Function, one builder per spec name.
+
+The gate draws its arguments with Hypothesis (small, adversarial tensors); benchmarks need
+large, ordinary ones that are the same in every run.  Each builder takes a target element count
+``numel`` and returns the positional arguments for the spec's ``function`` and ``reference``,
+drawn from a seeded generator on the CPU and then moved to the device.
+
+Shapes:
+
+* elementwise Functions: ``x`` of shape ``(numel,)``;
+* ``affine``: the seed's form, ``x`` of shape ``(numel,)`` with ``w`` and ``b`` of shape ``(1,)``
+  broadcast over it (so backward reduces their gradients);
+* ``logsumexp``, ``softmax``, ``layernorm``: rows of at most 1024 elements, reduced (normalised)
+  along the last dimension: ``(numel / cols, cols)`` with ``cols`` the largest divisor of
+  ``numel`` that is at most 1024;
+* ``linear``: matmul-shaped, ``x`` of shape ``(numel / k, k)``, ``W`` of shape ``(k, k)`` and ``b``
+  of shape ``(k,)``, with ``k`` the largest divisor of ``numel`` that is at most ``sqrt(numel)``
+  (1M elements: a 1024 x 1024 by 1024 x 1024 product).
+
+``numel`` is always the element count of the main input ``x``.  A built-in spec without a
+builder is a KeyError that says where to add one, so a new Function cannot be skipped silently.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from funcs import SPECS, FunctionSpec
+
+__all__ = ["BUILDERS", "EXTRA_REFERENCES", "BenchInput", "bench_input", "builtin_specs", "largest_divisor_at_most"]
+
+SEED = 0
+ROW = 1024  # the longest row of the reduce Functions
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchInput:
+    """The arguments of one benchmark call, and a description of their shapes for reports."""
+
+    args: tuple[Any, ...]
+    numel: int  # elements of the main input x
+    shape: str  # e.g. "x (1024, 1024), W (1024, 1024), b (1024,)"
+
+    @property
+    def which(self) -> tuple[int, ...]:
+        """Positions of the floating-point tensors: the ones that require grad (as in the gate)."""
+        return tuple(i for i, a in enumerate(self.args) if isinstance(a, torch.Tensor) and a.is_floating_point())
+
+
+def largest_divisor_at_most(n: int, bound: int) -> int:
+    """The largest divisor of ``n`` that is at most ``bound`` (``n >= 1``, ``bound >= 1``)."""
+    if n < 1 or bound < 1:
+        raise ValueError(f"largest_divisor_at_most({n}, {bound}): both must be >= 1")
+    for d in range(min(n, bound), 0, -1):
+        if n % d == 0:
+            return d
+    return 1  # unreachable: 1 divides n
+
+
+def _shape(t: torch.Tensor) -> str:
+    return "(" + ", ".join(str(s) for s in t.shape) + ("," if t.dim() == 1 else "") + ")"
+
+
+def _randn(generator: torch.Generator, *shape: int) -> torch.Tensor:
+    return torch.randn(*shape, generator=generator, dtype=torch.float64)
+
+
+def _elementwise(numel: int, g: torch.Generator) -> tuple[tuple[Any, ...], str]:
+    x = _randn(g, numel)
+    return (x,), f"x {_shape(x)}"
+
+
+def _affine(numel: int, g: torch.Generator) -> tuple[tuple[Any, ...], str]:
+    w, x, b = _randn(g, 1), _randn(g, numel), _randn(g, 1)
+    return (w, x, b), f"w {_shape(w)}, x {_shape(x)}, b {_shape(b)}"
+
+
+def _rows(numel: int) -> tuple[int, int]:
+    cols = largest_divisor_at_most(numel, ROW)
+    return numel // cols, cols
+
+
+def _logsumexp(numel: int, g: torch.Generator) -> tuple[tuple[Any, ...], str]:
+    x = _randn(g, *_rows(numel))
+    return (x, -1, False), f"x {_shape(x)}, dim -1"
+
+
+def _softmax(numel: int, g: torch.Generator) -> tuple[tuple[Any, ...], str]:
+    x = _randn(g, *_rows(numel))
+    return (x, -1), f"x {_shape(x)}, dim -1"
+
+
+def _layernorm(numel: int, g: torch.Generator) -> tuple[tuple[Any, ...], str]:
+    rows, cols = _rows(numel)
+    x, weight, bias = _randn(g, rows, cols), 1 + 0.1 * _randn(g, cols), 0.1 * _randn(g, cols)
+    return (x, weight, bias, 1e-5), f"x {_shape(x)}, weight {_shape(weight)}, bias {_shape(bias)}"
+
+
+def _linear(numel: int, g: torch.Generator) -> tuple[tuple[Any, ...], str]:
+    k = largest_divisor_at_most(numel, math.isqrt(numel))
+    x = _randn(g, numel // k, k)
+    weight = _randn(g, k, k) / math.sqrt(k)
+    bias = _randn(g, k)
+    return (x, weight, bias), f"x {_shape(x)}, W {_shape(weight)}, b {_shape(bias)}"
+
+
+def _grad_reverse(numel: int, g: torch.Generator) -> tuple[tuple[Any, ...], str]:
+    x = _randn(g, numel)
+    return (x, 0.5), f"x {_shape(x)}, alpha 0.5"
+
+
+# spec name -> builder(numel, generator) -> (float64 CPU args, shape description)
+BUILDERS: dict[str, Callable[[int, torch.Generator], tuple[tuple[Any, ...], str]]] = {
+    "square": _elementwise,
+    "affine": _affine,
+    "exp": _elementwise,
+    "silu": _elementwise,
+    "logsumexp": _logsumexp,
+    "linear": _linear,
+    "softmax": _softmax,
+    "layernorm": _layernorm,
+    "relu": _elementwise,
+    "grad_reverse": _grad_reverse,
+}
+
+
+def _silu_composite(x: torch.Tensor) -> torch.Tensor:
+    return x * torch.sigmoid(x)
+
+
+# Further native baselines, timed beside the spec's reference under their own ``impl`` name.
+# SiLU: F.silu is one fused kernel that saves only x, like the custom Function; the composite
+# x * sigmoid(x) is what a memory-efficient SiLU is written to beat (it saves x and sigmoid(x)).
+EXTRA_REFERENCES: dict[str, dict[str, Callable[..., torch.Tensor]]] = {
+    "silu": {"native-composite": _silu_composite},
+}
+
+
+def builtin_specs() -> tuple[FunctionSpec, ...]:
+    """The built-in specs (``funcs.SPECS``); benchmarks always use these, never ``--funcs``."""
+    return SPECS
+
+
+def bench_input(
+    spec_name: str, numel: int, *, dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu"
+) -> BenchInput:
+    """Seeded arguments for ``spec_name`` with ``numel`` elements in ``x``, in dtype on device."""
+    try:
+        builder = BUILDERS[spec_name]
+    except KeyError:
+        raise KeyError(
+            f"no benchmark input builder for spec {spec_name!r}: add one to BUILDERS in benchmarks/inputs.py "
+            f"(known: {', '.join(sorted(BUILDERS))})"
+        ) from None
+    if numel < 1:
+        raise ValueError(f"bench_input({spec_name!r}, {numel}): numel must be >= 1")
+    generator = torch.Generator().manual_seed(SEED)
+    args, shape = builder(numel, generator)
+    args = tuple(a.to(device=device, dtype=dtype) if isinstance(a, torch.Tensor) else a for a in args)
+    return BenchInput(args=args, numel=numel, shape=shape)

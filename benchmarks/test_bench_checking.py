@@ -1,0 +1,115 @@
+"""The cost of checking a Function: the gate's finite-difference oracle vs torch.autograd.gradcheck.
+
+All on the same Function and the same float64 CPU input, at 10 to 100000 elements:
+
+* ``oracle``: one example of the gate's finite-difference check, exactly as the property
+  ``vjp_finite_differences`` runs it (``properties.test_backward.check_vjp_finite_differences``):
+  one backward for ``(J^T u) . v``, the reference's dense float64 Jacobian
+  (``jacobian_magnitudes``: the sensitivities ``|J|^T |u|`` the tolerance is built from), then
+  ``finite_difference_slope`` (five float64 forward calls, Richardson extrapolation, the kink
+  test, the tolerance) and ``FiniteDifferenceResult.check``.  The Jacobian is
+  numel(out) x numel(in), so this runs up to 1000 elements (at 10000 it would be 800 MB); the
+  gate draws tensors of tens of elements;
+* ``oracle-fd``: the same example without the Jacobian -- the backward and
+  ``finite_difference_slope`` with the example's sensitivities computed beforehand, untimed:
+  what the finite differences themselves cost;
+* ``gradcheck-fast`` / ``gradcheck-slow``: ``torch.autograd.gradcheck`` with its defaults, in
+  fast mode (one random projection) and slow mode (the full Jacobian: two forward calls per
+  input element and one backward per output element).  Slow mode grows as numel^2 -- about a
+  second at 1000 elements here, so minutes at 10000 -- and runs only up to 1000 elements.
+
+Each benchmark also asserts that its check passed, so a failing check is never what is timed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import torch
+
+from benchmarks.inputs import BenchInput, bench_input
+from funcs import FunctionSpec
+from properties.harness import vjp
+from properties.oracles import (
+    FiniteDifferenceResult,
+    finite_difference_slope,
+    jacobian_magnitudes,
+)
+from properties.test_backward import check_vjp_finite_differences
+
+DTYPE = torch.float64
+CHECK_IMPLS = ("oracle", "oracle-fd", "gradcheck-fast", "gradcheck-slow")
+ORACLE_MAX_NUMEL = 1000
+GRADCHECK_SLOW_MAX_NUMEL = 1000
+# gradcheck-slow takes about a second at 1000 elements: a fixed, small number of rounds there.
+SLOW_ROUNDS = {1000: 3}
+
+
+def impls_for(spec: FunctionSpec) -> tuple[str, ...]:
+    return CHECK_IMPLS
+
+
+def _example(spec: FunctionSpec, numel: int) -> tuple[BenchInput, tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
+    """Seeded float64 args, a cotangent like the output, and a direction per differentiable input."""
+    inp = bench_input(spec.name, numel, dtype=DTYPE, device="cpu")
+    generator = torch.Generator().manual_seed(2)
+    with torch.no_grad():
+        out = spec.reference(*inp.args)
+    cotangents = (torch.randn(out.shape, generator=generator, dtype=DTYPE),)
+    directions = tuple(torch.randn(inp.args[i].shape, generator=generator, dtype=DTYPE) for i in inp.which)
+    return inp, cotangents, directions
+
+
+def fd_oracle(spec: FunctionSpec, args: tuple[Any, ...], which: tuple[int, ...], cotangents, directions, sensitivities) -> FiniteDifferenceResult:
+    """The finite-difference part of the gate's check, given the example's sensitivities.
+
+    The same steps as ``check_vjp_finite_differences`` after its ``jacobian_magnitudes`` call.
+    A sample with a kink within 2h (relu with many elements near 0) is not smooth: the gate
+    leaves it to the native oracle, and the result says so; it costs the same to find out.
+    """
+    _, grads = vjp(spec.function, args, which, cotangents, what=spec.name)
+    analytic = sum(float((g * v).sum()) for g, v in zip(grads, directions))
+    result = finite_difference_slope(spec.function, args, which, cotangents, directions, analytic, sensitivities=sensitivities)
+    result.check(f"{spec.name}: (J^T u).v from backward")
+    return result
+
+
+def gradcheck_call(spec: FunctionSpec, inp: BenchInput, *, fast_mode: bool):
+    """A zero-argument gradcheck of the Function over its differentiable inputs."""
+    which = inp.which
+
+    def of_tensors(*tensors: torch.Tensor):
+        full = list(inp.args)
+        for i, t in zip(which, tensors):
+            full[i] = t
+        return spec.function(*full)
+
+    leaves = tuple(inp.args[i].detach().requires_grad_() for i in which)
+    return lambda: torch.autograd.gradcheck(of_tensors, leaves, fast_mode=fast_mode)
+
+
+def test_check_cost(benchmark, spec: FunctionSpec, impl: str, check_numel: int) -> None:
+    if spec.surrogate_gradient:
+        pytest.skip(f"{spec.name}: surrogate gradient, not the derivative: neither oracle nor gradcheck applies")
+    if impl in ("oracle", "oracle-fd") and check_numel > ORACLE_MAX_NUMEL:
+        pytest.skip(f"the oracle's tolerance needs the reference's dense Jacobian: above {ORACLE_MAX_NUMEL} elements it is too big")
+    if impl == "gradcheck-slow" and check_numel > GRADCHECK_SLOW_MAX_NUMEL:
+        pytest.skip(f"gradcheck-slow grows as numel^2: above {GRADCHECK_SLOW_MAX_NUMEL} elements it takes minutes")
+    inp, cotangents, directions = _example(spec, check_numel)
+    benchmark.group = f"check {spec.name} n={check_numel}"
+    benchmark.extra_info.update(
+        function=spec.name, impl=impl, numel=check_numel, measure="check", device="cpu", dtype="float64", shape=inp.shape
+    )
+    if impl == "oracle":
+        call = lambda: check_vjp_finite_differences(spec, args=inp.args, cotangents=cotangents, directions=directions)
+    elif impl == "oracle-fd":
+        sensitivities = jacobian_magnitudes(spec.reference, inp.args, inp.which, cotangents).vjp
+        call = lambda: fd_oracle(spec, inp.args, inp.which, cotangents, directions, sensitivities)
+    else:
+        call = gradcheck_call(spec, inp, fast_mode=impl == "gradcheck-fast")
+    rounds = SLOW_ROUNDS.get(check_numel) if impl == "gradcheck-slow" else None
+    result = benchmark.pedantic(call, rounds=rounds, warmup_rounds=0) if rounds else benchmark(call)
+    assert result is not False
+    if isinstance(result, FiniteDifferenceResult):
+        benchmark.extra_info["fd_smooth"] = result.smooth
