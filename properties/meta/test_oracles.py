@@ -38,6 +38,17 @@ def test_finite_differences_leave_kinks_to_the_native_oracle(fn):
     assert not result.smooth and result.margin == 0.0
 
 
+def test_a_kink_with_a_small_cotangent_among_smooth_elements_is_still_a_kink():
+    # The soak's false alarm: relu at the smallest normal float, straddled by the step, carries a
+    # small cotangent while two smooth elements dominate the slope.
+    x = torch.tensor([2.2250738585072014e-308, 1.0, 1.0], dtype=torch.float64)
+    u = torch.tensor([0.00390625, 1.0, 1.0], dtype=torch.float64)
+    v = torch.ones(3, dtype=torch.float64)
+    sensitivities = jacobian_magnitudes(torch.relu, (x,), (0,), cotangents=(u,)).vjp
+    result = finite_difference_slope(torch.relu, (x,), (0,), (u,), (v,), 2.00390625, sensitivities=sensitivities)
+    assert not result.smooth and result.margin == 0.0
+
+
 def test_cancellation_is_judged_against_the_terms_not_the_tiny_sum():
     # sum(g * x) with large terms that cancel: float32 rounding error is set by the terms.
     x = torch.tensor([1e4, -1e4 + 1e-3, 3.0], dtype=torch.float32)
