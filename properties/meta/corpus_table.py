@@ -45,7 +45,7 @@ def property_filter(props) -> list[str]:
 
 def mutant_row(name: str, *, profile: str = "ci") -> MutantRow:
     mutant = MUTANTS[name]
-    run = run_gate(f"properties.meta.mutants:{name}", *property_filter(mutant.catches), profile=profile)
+    run = run_gate(f"properties.meta.mutants:{name}", *property_filter(mutant.catches), profile=profile, timeout=None)
     if run.exit_code not in (0, 1):
         raise RuntimeError(f"{name}: the gate could not run (exit {run.exit_code}):\n{run.output[-2000:]}")
     failing = [c for c in run.cells if c["outcome"] == "failed" and c["prop"] in mutant.catches]
@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.jobs < 1:
         parser.error(f"--jobs must be at least 1, got {args.jobs}")
     with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
-        twins_future = pool.submit(run_gate, "properties.meta.twins", profile=args.profile)
+        twins_future = pool.submit(run_gate, "properties.meta.twins", profile=args.profile, timeout=None)
         futures = [pool.submit(mutant_row, name, profile=args.profile) for name in MUTANTS]
         rows = [f.result() for f in futures]
         twins_run = twins_future.result()

@@ -22,8 +22,14 @@ class GateRun:
     cells: tuple[dict, ...]
 
 
-def run_gate(funcs: str, *extra: str, profile: str = "meta", env: dict[str, str] | None = None) -> GateRun:
-    """``pytest properties --funcs FUNCS`` in a subprocess; the property outcomes from its report."""
+def run_gate(
+    funcs: str, *extra: str, profile: str = "meta", env: dict[str, str] | None = None, timeout: float | None = 900
+) -> GateRun:
+    """``pytest properties --funcs FUNCS`` in a subprocess; the property outcomes from its report.
+
+    ``timeout`` (seconds, None for none) guards the meta-tests against a hung gate; the
+    commands that run it many times on a shared machine (soak, corpus table) pass None.
+    """
     with tempfile.TemporaryDirectory() as report_dir:
         command = [
             sys.executable, "-m", "pytest", str(ROOT / "properties"), "--ignore", str(ROOT / "properties" / "meta"),
@@ -32,7 +38,7 @@ def run_gate(funcs: str, *extra: str, profile: str = "meta", env: dict[str, str]
         ]
         full_env = {**os.environ, **(env or {})}
         full_env.pop("AUTOGRAD_PROPS_FUNCS", None) if env is None or "AUTOGRAD_PROPS_FUNCS" not in env else None
-        proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=full_env, timeout=900)
+        proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=full_env, timeout=timeout)
         report = Path(report_dir) / "verification.json"
         cells = tuple(json.loads(report.read_text())["cells"]) if report.exists() else ()
     return GateRun(

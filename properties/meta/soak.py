@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = []
     for i, seed in enumerate(seeds, 1):
         start = time.monotonic()
-        run = run_gate("properties.meta.soak", "--hypothesis-seed", str(seed), "-n", args.workers, profile="dev")
+        run = run_gate("properties.meta.soak", "--hypothesis-seed", str(seed), "-n", args.workers, profile="dev", timeout=None)
         failed = sorted({c["nodeid"] for c in run.cells if c["outcome"] == "failed"})
         passed = sum(c["outcome"] == "passed" for c in run.cells)
         if run.exit_code not in (0, 1) or not run.cells:
