@@ -11,6 +11,7 @@ import torch
 from hypothesis import strategies as st
 
 from funcs.spec import PROPERTIES, FunctionSpec
+from properties.compat import skip_if_reference_lacks_kernel
 from properties.harness import as_outputs, differentiable_indices
 from properties.report import reproducer
 from properties.strategies import cotangents_like, elements, tensors
@@ -85,6 +86,7 @@ def autograd_property(name: str, *, dtypes: str = "spec"):
 def draw_args(case: Case, data: st.DataObject) -> tuple[Any, ...]:
     """Draw the spec's positional arguments for the case's dtype and device."""
     args = data.draw(case.spec.args(case.dtype, torch.device(case.device)), label="args")
+    skip_if_reference_lacks_kernel(case.spec.reference, args, what=f"{case.spec.name}'s reference", device=case.device)
     if not isinstance(args, tuple):
         raise TypeError(f"spec {case.spec.name!r}: args strategy drew a {type(args).__name__}, expected a tuple")
     return args

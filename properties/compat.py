@@ -12,11 +12,13 @@ from __future__ import annotations
 import contextlib
 import platform
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
+import pytest
 import torch
 
-__all__ = ["TORCH_VERSION", "compile_settings", "unsupported_reason"]
+__all__ = ["TORCH_VERSION", "compile_settings", "skip_if_reference_lacks_kernel", "unsupported_reason"]
 
 TORCH_VERSION: tuple[int, int] = tuple(int(x) for x in re.match(r"(\d+)\.(\d+)", torch.__version__).groups())
 
@@ -59,3 +61,27 @@ def compile_settings() -> Iterator[None]:
             yield
     else:
         yield
+
+
+_MISSING_KERNEL = re.compile(r"not implemented for '(\w+)'")
+
+
+def skip_if_reference_lacks_kernel(reference: Callable[..., Any], args: tuple[Any, ...], *, what: str, device: str) -> None:
+    """Skip the test when native torch has no kernel for the reference at this dtype and device.
+
+    torch 2.1 has no CPU float16 kernels for softmax, addmm (``linear``) or layer_norm, so there
+    is no native result to compare with.  Checked on torch < 2.5 only (2.5 has those kernels), by
+    calling the reference once per example with the RNG state restored afterwards.
+    """
+    if TORCH_VERSION >= (2, 5) or device == "meta":
+        return
+    devices = [torch.device(device).index or 0] if device == "cuda" else []
+    try:
+        with torch.random.fork_rng(devices=devices), torch.no_grad():
+            reference(*args)
+    except RuntimeError as exc:
+        missing = _MISSING_KERNEL.search(str(exc))
+        if missing:
+            pytest.skip(f"{_versions()}: no {device} {missing[1]} kernel for {what}: {str(exc).splitlines()[0]}")
+    except Exception:  # anything else is the property's to judge
+        pass
