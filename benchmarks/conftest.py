@@ -104,6 +104,34 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("device", params)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Time the implementations of one Function at one size back to back (custom, then native).
+
+    Parametrization runs every size of custom before any of native; on a loaded machine the
+    load drifts in between, so each ratio would compare two different moments.  A stable sort
+    by (test, Function, size, device) keeps the impl order and puts the pair side by side.
+    """
+    order = {spec.name: i for i, spec in enumerate(builtin_specs())}
+
+    def key(item: pytest.Item):
+        params = getattr(item, "callspec", None)
+        params = params.params if params is not None else {}
+        if not {"spec", "impl"} <= params.keys():
+            return None
+        size = params.get("numel", params.get("check_numel", 0))
+        return (item.fspath, item.originalname, order.get(params["spec"].name, -1), size, str(params.get("device", "")))
+
+    groups: dict[tuple, list[int]] = {}
+    for i, item in enumerate(items):
+        k = key(item)
+        if k is not None:
+            groups.setdefault(k[:2], []).append(i)
+    for positions in groups.values():
+        ordered = sorted((items[i] for i in positions), key=key)
+        for i, item in zip(positions, ordered):
+            items[i] = item
+
+
 @pytest.fixture
 def benchmark(benchmark, request):
     """pytest-benchmark's fixture, with timing off unless it was asked for (a smoke run)."""
@@ -133,7 +161,11 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
 @pytest.hookimpl(optionalhook=True)
 def pytest_benchmark_update_json(config: pytest.Config, benchmarks, output_json: dict) -> None:
     """The load average at the end of the run (not in machine_info: it differs every run, and
-    pytest-benchmark warns when machine_info differs from a compared run's)."""
+    pytest-benchmark warns when machine_info differs from a compared run's).  Each round's raw
+    time is dropped: ``--benchmark-json`` always writes them, tens of MB for a full run, and the
+    report reads only the statistics."""
+    for bench in output_json.get("benchmarks", []):
+        bench.get("stats", {}).pop("data", None)
     try:
         output_json["loadavg"] = list(os.getloadavg())
     except OSError:  # not on every platform
