@@ -493,11 +493,15 @@ def _targets_section(runs: Sequence[Run], device: str) -> list[str]:
     rows = [
         ([t.run] if multi else []) + [t.target, t.function, t.against, t.measured, t.limit, t.status, t.reason] for t in results
     ]
-    missed = [t for t in results if t.met is False]
-    summary = f"{len(results) - len(missed)} of {len(results)} targets met" + (
-        f"; missed: {', '.join(sorted({f'{t.target} ({t.function})' for t in missed}))}." if missed else "."
-    )
-    return [summary, ""] + _table(header, rows)
+    summary = []
+    for run in runs:
+        mine = [t for t in results if t.run == run.label]
+        missed = [t for t in mine if t.met is False]
+        line = f"{len(mine) - len(missed)} of {len(mine)} targets met" + (
+            f"; missed: {', '.join(sorted({f'{t.target} ({t.function})' for t in missed}))}." if missed else "."
+        )
+        summary += [f"- {run.label}: {line}" if multi else line]
+    return summary + [""] + _table(header, rows)
 
 
 def build_markdown(runs: Sequence[Run], plot_name: str | None = "benchmarks.png", device: str = "cpu") -> str:
