@@ -19,6 +19,7 @@ import torch
 from hypothesis import Phase, settings
 
 from funcs import SpecSourceError, load_specs
+from funcs.spec import PROPERTIES
 from properties import compat
 from properties.case import Case
 from properties.expectations import ExpectationsFileError, StaleExpectationWarning, read_expectations
@@ -116,6 +117,8 @@ def _selected_devices(config: pytest.Config) -> list[str]:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "autograd_property(name, dtypes): a property run over specs x dtypes x devices")
+    for prop in PROPERTIES:  # each property is also a marker: -m "vjp_native or forward" selects them
+        config.addinivalue_line("markers", f"{prop}: the {prop} property's tests")
     source = config.getoption("--funcs") or os.environ.get(ENV_VAR) or "funcs"
     origin = "--funcs" if config.getoption("--funcs") else (f"${ENV_VAR}" if os.environ.get(ENV_VAR) else "built-in")
     try:
@@ -157,7 +160,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         for device in config.stash[_DEVICES]:
             for dtype in dtypes:
                 case = Case(spec=spec, dtype=dtype, device=device, prop=prop, source=config.stash[_SOURCE])
-                marks = []
+                marks = [getattr(pytest.mark, prop)]
                 reason = spec.skip_reason(prop) or compat.unsupported_reason(prop)
                 if reason is None and dtypes_mode.startswith("full-precision:") and dtype in HALF_DTYPES:
                     reason = f"not applicable: {dtypes_mode.partition(':')[2].strip()}"
@@ -224,6 +227,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
                     "device": case.device,
                     "examples": case.examples,
                     "worst_margin": case.worst_margin,
+                    "first_failure": case.first_failure,
                     "events": case.events,
                 },
             )
@@ -266,6 +270,7 @@ class VerificationCollector:
                 reason=reason,
                 examples=info["examples"],
                 worst_margin=info["worst_margin"],
+                first_failure=info["first_failure"],
                 nodeid=report.nodeid,
                 failure=report.longreprtext if report.failed else "",
                 reproducer=dict(report.user_properties).get("autograd_props_reproducer", ""),

@@ -106,6 +106,7 @@ class CellResult:
     reason: str = ""
     examples: int = 0
     worst_margin: float = 0.0
+    first_failure: int | None = None  # examples up to and including the first failing one
     nodeid: str = ""
     failure: str = ""
     reproducer: str = ""  # the pasteable reproducer of a failing (or xfailed) cell
@@ -130,6 +131,7 @@ def _merge(cells: list[CellResult]) -> dict[str, Any]:
         "devices": sorted({c.device for c in ran}),
         "worst_margin": max((c.worst_margin for c in ran), default=0.0),
         "failures": [c.nodeid for c in cells if c.outcome == "failed"],
+        "first_failure": min((c.first_failure for c in cells if c.first_failure is not None), default=None),
     }
 
 
@@ -154,7 +156,8 @@ def _cell_text(cell: dict[str, Any] | None) -> str:
     if o in ("xfailed", "xpassed"):
         return f"{o} ({cell['examples']} ex; {coverage})"
     if o == "failed":
-        return f"**FAIL** ({len(cell['failures'])} of cells)"
+        first = f"; first failure at example {cell['first_failure']}" if cell["first_failure"] else ""
+        return f"**FAIL** ({len(cell['failures'])} cells{first})"
     return o
 
 
