@@ -23,7 +23,7 @@ class GateRun:
 
 
 def run_gate(
-    funcs: str, *extra: str, profile: str = "meta", env: dict[str, str] | None = None, timeout: float | None = 900
+    funcs: str, *extra: str, profile: str = "meta", env: dict[str, str] | None = None, timeout: float | None = 1800
 ) -> GateRun:
     """``pytest properties --funcs FUNCS`` in a subprocess; the property outcomes from its report.
 
