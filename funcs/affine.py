@@ -39,15 +39,17 @@ class Affine(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output: torch.Tensor):
         w, x = ctx.saved_tensors
-        # float16/bfloat16 multiply and reduce in float32, rounding once: a product that
-        # overflows (g = 3, x = 32752 in float16) can belong to a sum that does not, which native
-        # autograd (reducing g before multiplying) returns finite.
+        # Reduce in native autograd's order: g first to the shape of w * x (what b's broadcast
+        # added), then multiply.  Multiplying first can overflow where native does not: g * x
+        # summed as -3e38 - 3e38 + 3e38 is -inf in float32, sum(g) * x is -3e38.  float16 and
+        # bfloat16 also multiply and reduce in float32 and round once, as native's kernels do.
         grad = upcast(grad_output)
+        grad_wx = sum_to_shape(grad, torch.broadcast_shapes(w.shape, x.shape))
         grad_w = grad_x = grad_b = None
         if ctx.needs_input_grad[0]:
-            grad_w = sum_to_shape(grad * upcast(x), w.shape).to(w.dtype)
+            grad_w = sum_to_shape(grad_wx * upcast(x), w.shape).to(w.dtype)
         if ctx.needs_input_grad[1]:
-            grad_x = sum_to_shape(grad * upcast(w), x.shape).to(x.dtype)
+            grad_x = sum_to_shape(grad_wx * upcast(w), x.shape).to(x.dtype)
         if ctx.needs_input_grad[2]:
             grad_b = sum_to_shape(grad, ctx.b_shape).to(ctx.b_dtype)
         return grad_w, grad_x, grad_b
