@@ -14,9 +14,21 @@ import torch
 import torch.nn.functional as F
 from hypothesis import strategies as st
 
-from funcs._opmath import upcast
+from funcs._opmath import LOW_PRECISION
 from funcs.spec import FunctionSpec
 from properties.strategies import shapes, tensors
+
+
+def upcast(t: torch.Tensor) -> torch.Tensor:
+    """float16/bfloat16 accumulate in float64 (float32 on MPS, which has none), rounding once.
+
+    float32 accumulation overflows where the true sum and native's result are finite: in bfloat16,
+    products near 1.7e38 summed in float32 gave -inf for a gradient of -1.7e38 (found by the soak).
+    float32 and float64 compute in their own dtype.
+    """
+    if t.dtype not in LOW_PRECISION:
+        return t
+    return t.float() if t.device.type == "mps" else t.double()
 
 
 class Linear(torch.autograd.Function):
