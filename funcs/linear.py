@@ -2,8 +2,8 @@
 
 grad_W and grad_b are summed over every batch dimension (the batch dimensions are flattened
 into one, so an empty batch gives zero gradients).  Only x and W are saved: b's gradient does
-not depend on any value.  float16/bfloat16 compute in float32 and round once, as native's
-matmul accumulates in float32.
+not depend on any value.  float16/bfloat16 accumulate in float64 and round once (see
+``upcast``).
 """
 
 from __future__ import annotations
