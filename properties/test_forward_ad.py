@@ -63,7 +63,9 @@ def check_forward_ad(
         return tuple(None if x is None else torch.where(d.to(x.device), x, torch.zeros_like(x)) for d, x in zip(defined, xs))
 
     got, native, truth = where_defined(got), where_defined(native), where_defined(truth)
-    magnitudes = jacobian_magnitudes(spec.reference, args, which, tangents=tangents).jvp
+    # One Jacobian for both: the jvp magnitudes here, |J|^T |u| for the finite differences below.
+    jacobian = jacobian_magnitudes(spec.reference, args, which, cotangents=cotangents, tangents=tangents)
+    magnitudes = jacobian.jvp
     tolerance = spec.tolerance(primals[0].dtype)
     margins = []
     for k, (g, n, t, m) in enumerate(zip(got, native, truth, magnitudes)):
@@ -74,8 +76,7 @@ def check_forward_ad(
         margins.append(assert_same_result(d, g, m, tolerance=tolerance, what=f"{spec.name} dual-number tangent of output {k}").margin)
     if primals[0].dtype == torch.float64 and not spec.surrogate_gradient:
         analytic = sum(float((u * g).sum()) for u, g in zip(float64_args(cotangents), got))
-        sensitivities = jacobian_magnitudes(spec.reference, args, which, cotangents=cotangents).vjp
-        result = finite_difference_slope(spec.function, args, which, cotangents, tangents, analytic, sensitivities=sensitivities)
+        result = finite_difference_slope(spec.function, args, which, cotangents, tangents, analytic, sensitivities=jacobian.vjp)
         margins.append(result.check(f"{spec.name}: u.(J v) from jvp"))
     return margins
 
