@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
+from funcs import spec_named
+from funcs.linear import Linear
 from properties.oracles import assert_matches_truth, finite_difference_slope, jacobian_magnitudes
+from properties.test_special_values import check_special_values
 
 
 def _slope(fn, x, analytic, u=1.0, v=1.0):
@@ -72,3 +77,35 @@ def test_nonfinite_native_requires_the_same_nonfinite_value():
     assert assert_matches_truth(nan.clone(), nan, nan.double(), mag, tolerance=(1e-6, 1e-6), what="x").margin <= 1.0
     with pytest.raises(AssertionError):
         assert_matches_truth(torch.tensor([0.0, 1.0]), nan, nan.double(), mag, tolerance=(1e-6, 1e-6), what="x")
+
+
+def _bf16(rows):
+    return torch.tensor(rows, dtype=torch.bfloat16)
+
+
+def test_special_values_accept_a_finite_result_where_only_native_overflows():
+    # Found by the soak (seed 2966976784): -3 * 1.69e38 + 3 * 44.25**2 + 1.69e38 is -3.3895e38,
+    # bfloat16's -max.  Native bfloat16 linear accumulates in float32, where -3 * 1.69e38
+    # overflows to -inf; the built-in Linear accumulates in float64 and gets the finite truth.
+    big, nan = 1.6947656946257677e38, float("nan")
+    x = _bf16([big, 44.25, 44.25, 44.25])
+    weight = _bf16([[-3.0, 44.25, 44.25, 44.25]] + [[nan] * 4] * 3)
+    bias = _bf16([big, nan, nan, nan])
+    linear = spec_named("funcs", "linear")
+    assert torch.isneginf(linear.reference(x, weight, bias)[0])
+    check_special_values(linear, args=(x, weight, bias), cotangents=(_bf16([1.0, 1.0, 1.0, 0.0]),))
+
+
+@pytest.mark.parametrize(
+    "x",
+    [[3e38, 3e38], [float("nan"), 1.0]],
+    ids=["overflow-in-the-truth", "nan-input"],
+)
+def test_special_values_still_reject_a_finite_result_where_the_truth_is_not_finite(x):
+    # Hiding an overflow or a NaN input behind a finite number is the bug special_values exists for;
+    # the float64 truth is not finite here, so native's inf/NaN is not its own rounding.
+    linear = spec_named("funcs", "linear")
+    hides = dataclasses.replace(linear, function=lambda *args: torch.nan_to_num(Linear.apply(*args)))
+    args = (_bf16(x), _bf16([[3e38, 3e38]]), _bf16([0.0]))
+    with pytest.raises(AssertionError, match="break the reference's finite/NaN/inf pattern"):
+        check_special_values(hides, args=args, cotangents=(_bf16([1.0]),))
