@@ -141,8 +141,10 @@ SPEC = FunctionSpec(
     reference=layernorm_reference,
     args=_args,
     opt_outs={
-        # e.g. x = [1.7e38] in float32: native gives NaN, the true (and this Function's) value is
-        # the bias; the property would demand native's NaN.
-        "special_values": "native F.layer_norm returns NaN on finite inputs near the dtype's max, so it cannot serve as the reference there",
+        # special_values now forgives native's NaN output where the float64 truth is finite (x =
+        # [1.7e38] in float32), but not in float64 itself: at x near 1.6e308 the variance overflows
+        # float64, native's weight gradient comes out a finite but wrong 0 and this Function's NaN.
+        # Passing needs a variance computed on x scaled by max|x|; until then, opted out.
+        "special_values": "the variance overflows near the dtype's max: native F.layer_norm returns NaN or a wrong finite gradient there, and this Function returns NaN",
     },
 )
