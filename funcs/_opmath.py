@@ -1,9 +1,10 @@
 """Compute dtype for the built-in Functions: float16/bfloat16 work internally in float32.
 
-Native CPU kernels (softmax, layer_norm, silu, linear's accumulation, ...) compute in float32
+Native CPU kernels (softmax, layer_norm, silu, ...) compute in float32
 for the half-precision dtypes and round once at the end; the built-in Functions do the same so
 their error is no worse than native's.  ``upcast`` is a plain differentiable cast, so a backward
 written with it stays correct under double backward, and it is a no-op for float32/float64.
+``linear`` widens further, to float64 (``funcs.linear.widen``): its sums overflow float32.
 """
 
 from __future__ import annotations

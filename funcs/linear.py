@@ -3,7 +3,7 @@
 grad_W and grad_b are summed over every batch dimension (the batch dimensions are flattened
 into one, so an empty batch gives zero gradients).  Only x and W are saved: b's gradient does
 not depend on any value.  float16/bfloat16 accumulate in float64 and round once (see
-``upcast``).
+``widen``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from funcs.spec import FunctionSpec
 from properties.strategies import shapes, tensors
 
 
-def upcast(t: torch.Tensor) -> torch.Tensor:
+def widen(t: torch.Tensor) -> torch.Tensor:
     """float16/bfloat16 accumulate in float64 (float32 on MPS, which has none), rounding once.
 
     float32 accumulation overflows where the true sum and native's result are finite: in bfloat16,
@@ -36,7 +36,7 @@ class Linear(torch.autograd.Function):
 
     @staticmethod
     def forward(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-        return (upcast(x) @ upcast(weight).T + upcast(bias)).to(x.dtype)
+        return (widen(x) @ widen(weight).T + widen(bias)).to(x.dtype)
 
     @staticmethod
     def setup_context(ctx, inputs, output) -> None:
@@ -49,16 +49,16 @@ class Linear(torch.autograd.Function):
     def backward(ctx, grad_output: torch.Tensor):
         x, weight = ctx.saved_tensors
         out_features, in_features = weight.shape
-        grad = upcast(grad_output)
+        grad = widen(grad_output)
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:
-            grad_x = (grad @ upcast(weight)).to(x.dtype)
+            grad_x = (grad @ widen(weight)).to(x.dtype)
         # One flattened batch dimension: (N, out) and (N, in), N = product of the batch sides
         # (given explicitly: reshape cannot infer a -1 side of an empty tensor, e.g. under vmap).
         n = math.prod(grad.shape[:-1])
         flat_grad = grad.reshape(n, out_features)
         if ctx.needs_input_grad[1]:
-            grad_w = (flat_grad.T @ upcast(x).reshape(n, in_features)).to(weight.dtype)
+            grad_w = (flat_grad.T @ widen(x).reshape(n, in_features)).to(weight.dtype)
         if ctx.needs_input_grad[2]:
             grad_b = flat_grad.sum(0).to(ctx.bias_dtype)
         return grad_x, grad_w, grad_b
@@ -66,16 +66,16 @@ class Linear(torch.autograd.Function):
     @staticmethod
     def jvp(ctx, x_tangent, weight_tangent, bias_tangent) -> torch.Tensor:
         x, weight = ctx.saved_tensors
-        xc, wc = upcast(x), upcast(weight)
+        xc, wc = widen(x), widen(weight)
         out_shape = x.shape[:-1] + weight.shape[:1]
         # Start from zeros of the output's shape so a bias-only tangent is broadcast to it.
         tangent = torch.zeros(out_shape, dtype=xc.dtype, device=x.device)
         if x_tangent is not None:
-            tangent = tangent + upcast(x_tangent) @ wc.T
+            tangent = tangent + widen(x_tangent) @ wc.T
         if weight_tangent is not None:
-            tangent = tangent + xc @ upcast(weight_tangent).T
+            tangent = tangent + xc @ widen(weight_tangent).T
         if bias_tangent is not None:
-            tangent = tangent + upcast(bias_tangent)
+            tangent = tangent + widen(bias_tangent)
         return tangent.to(x.dtype)
 
 

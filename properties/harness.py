@@ -14,6 +14,7 @@ __all__ = [
     "as_outputs",
     "differentiable_indices",
     "float64_args",
+    "float64_cpu_args",
     "recording_backward",
     "vjp",
     "with_grad",
@@ -28,6 +29,11 @@ def differentiable_indices(args: Sequence[Any]) -> tuple[int, ...]:
 def float64_args(args: Sequence[Any]) -> tuple[Any, ...]:
     """The same arguments with floating tensors upcast to float64 (exactly: every dtype fits)."""
     return tuple(a.to(torch.float64) if isinstance(a, torch.Tensor) and a.is_floating_point() else a for a in args)
+
+
+def float64_cpu_args(args: Sequence[Any]) -> tuple[Any, ...]:
+    """``float64_args`` detached and on the CPU, where float64 exists on every backend's behalf."""
+    return tuple(a.detach().to("cpu") if isinstance(a, torch.Tensor) else a for a in float64_args(args))
 
 
 def with_grad(args: Sequence[Any], which: Sequence[int]) -> tuple[Any, ...]:

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from properties.harness import as_outputs, float64_args
+from properties.harness import as_outputs, float64_args, float64_cpu_args
 
 __all__ = [
     "Comparison",
@@ -134,7 +134,7 @@ def jacobian_magnitudes(
 
     Computed on the CPU in float64.  ``reference`` may itself use autograd (for second order).
     """
-    args64 = tuple(a.detach().to("cpu") if isinstance(a, torch.Tensor) else a for a in float64_args(args))
+    args64 = float64_cpu_args(args)
     inputs = tuple(args64[i] for i in which)
 
     def of_inputs(*xs):

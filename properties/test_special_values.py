@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from funcs.spec import FunctionSpec
 from properties.case import autograd_property, draw_args, draw_cotangents
-from properties.harness import as_outputs, differentiable_indices, float64_args, vjp
+from properties.harness import as_outputs, differentiable_indices, float64_cpu_args, vjp
 from properties.strategies import elements, tensors
 
 NON_FINITE = (float("nan"), float("inf"), -float("inf"))
@@ -48,9 +48,8 @@ def _pattern_mismatch(got: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
 
 def _rounded_truth(spec: FunctionSpec, args: tuple[Any, ...], like: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
     """The reference's outputs computed in float64 on the CPU, then rounded to each output's dtype."""
-    args64 = tuple(a.detach().to("cpu") if isinstance(a, torch.Tensor) else a for a in float64_args(args))
     with torch.no_grad():
-        truth = as_outputs(spec.reference(*args64), what="reference")
+        truth = as_outputs(spec.reference(*float64_cpu_args(args)), what="reference")
     return tuple(t.to(r.dtype) for t, r in zip(truth, like))
 
 
