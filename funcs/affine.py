@@ -11,8 +11,7 @@ import torch
 from hypothesis import strategies as st
 
 from funcs._opmath import upcast
-from funcs.spec import FunctionSpec
-from properties.strategies import broadcastable_shapes, tensors
+from autograd_props import FunctionSpec, broadcastable_shapes, tensors
 
 
 def sum_to_shape(grad: torch.Tensor, shape: torch.Size) -> torch.Tensor:

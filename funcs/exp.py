@@ -6,8 +6,7 @@ import math
 
 import torch
 
-from funcs.spec import FunctionSpec
-from properties.strategies import elements, tensors
+from autograd_props import FunctionSpec, elements, tensors
 
 
 class Exp(torch.autograd.Function):

@@ -10,8 +10,7 @@ from __future__ import annotations
 import torch
 from hypothesis import strategies as st
 
-from funcs.spec import FunctionSpec
-from properties.strategies import tensors
+from autograd_props import FunctionSpec, tensors
 
 
 class GradReverse(torch.autograd.Function):

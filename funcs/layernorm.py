@@ -30,8 +30,7 @@ import torch
 import torch.nn.functional as F
 from hypothesis import strategies as st
 
-from funcs.spec import FunctionSpec
-from properties.strategies import shapes, tensors
+from autograd_props import FunctionSpec, shapes, tensors
 
 
 def _compute(t: torch.Tensor) -> torch.Tensor:

@@ -15,8 +15,7 @@ import torch.nn.functional as F
 from hypothesis import strategies as st
 
 from funcs._opmath import LOW_PRECISION
-from funcs.spec import FunctionSpec
-from properties.strategies import shapes, tensors
+from autograd_props import FunctionSpec, shapes, tensors
 
 
 def widen(t: torch.Tensor) -> torch.Tensor:

@@ -16,8 +16,7 @@ import torch
 from hypothesis import strategies as st
 
 from funcs._opmath import LOW_PRECISION, upcast
-from funcs.spec import FunctionSpec
-from properties.strategies import shapes, tensors
+from autograd_props import FunctionSpec, shapes, tensors
 
 
 def _logsumexp_keepdim(x: torch.Tensor, dim: int) -> torch.Tensor:

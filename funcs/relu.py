@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from funcs.spec import FunctionSpec
-from properties.strategies import tensors
+from autograd_props import FunctionSpec, tensors
 
 
 def _pass_where_positive(out: torch.Tensor, v: torch.Tensor) -> torch.Tensor:

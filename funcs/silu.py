@@ -20,8 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from funcs._opmath import upcast
-from funcs.spec import FunctionSpec
-from properties.strategies import tensors
+from autograd_props import FunctionSpec, tensors
 
 
 def _silu_derivative(x: torch.Tensor) -> torch.Tensor:

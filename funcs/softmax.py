@@ -16,8 +16,7 @@ import torch
 from hypothesis import strategies as st
 
 from funcs._opmath import upcast
-from funcs.spec import FunctionSpec
-from properties.strategies import tensors
+from autograd_props import FunctionSpec, tensors
 
 
 def _softmax_jvp_like(y: torch.Tensor, v: torch.Tensor, dim: int) -> torch.Tensor:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from funcs.spec import FunctionSpec
-from properties.strategies import tensors
+from autograd_props import FunctionSpec, tensors
 
 
 class Square(torch.autograd.Function):

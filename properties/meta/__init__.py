@@ -1,1 +1,0 @@
-"""The suite's own tests: planted bugs the gate must catch, spec validation, strategies, oracles."""

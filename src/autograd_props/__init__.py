@@ -1,0 +1,70 @@
+"""autograd-props: property-based verification of custom torch.autograd Functions.
+
+The public API::
+
+    from autograd_props import FunctionSpec, tensors, check, gate
+
+* :class:`FunctionSpec` describes one Function: what is checked, a native reference, a strategy
+  for its arguments (see :mod:`autograd_props.strategies`: ``tensors``, ``elements``, ``shapes``,
+  ``broadcastable_shapes``).
+* :func:`check` runs the properties from Python, outside pytest.
+* :func:`gate` adds the gate to a pytest suite; ``python -m autograd_props MODULE`` runs it as a
+  command; the pytest plugin (``--funcs``, ``--devices``, ``--report-dir``, ...) is installed with
+  the package.
+
+Names are imported on first use, so the pytest plugin, which every pytest session of the
+environment loads, costs nothing until a gate runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.2.0"
+
+_EXPORTS = {
+    "FunctionSpec": "autograd_props.spec",
+    "SpecError": "autograd_props.spec",
+    "FLOATING_DTYPES": "autograd_props.spec",
+    "DEFAULT_TOLERANCES": "autograd_props.spec",
+    "tensors": "autograd_props.strategies",
+    "elements": "autograd_props.strategies",
+    "shapes": "autograd_props.strategies",
+    "broadcastable_shapes": "autograd_props.strategies",
+    "safe_max_abs": "autograd_props.strategies",
+    "load_specs": "autograd_props.loading",
+    "spec_named": "autograd_props.loading",
+    "SpecSourceError": "autograd_props.loading",
+    "PROPERTY_NAMES": "autograd_props.properties",
+    "check": "autograd_props.checking",
+    "CheckFailure": "autograd_props.checking",
+    "CheckReport": "autograd_props.checking",
+    "CellResult": "autograd_props.results",
+    "gate": "autograd_props.plugin.gate",
+    "available_devices": "autograd_props.devices",
+}
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from autograd_props.checking import CheckFailure, CheckReport, check
+    from autograd_props.devices import available_devices
+    from autograd_props.loading import SpecSourceError, load_specs, spec_named
+    from autograd_props.plugin.gate import gate
+    from autograd_props.properties import PROPERTY_NAMES
+    from autograd_props.results import CellResult
+    from autograd_props.spec import DEFAULT_TOLERANCES, FLOATING_DTYPES, FunctionSpec, SpecError
+    from autograd_props.strategies import broadcastable_shapes, elements, safe_max_abs, shapes, tensors
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'autograd_props' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

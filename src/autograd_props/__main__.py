@@ -1,0 +1,75 @@
+"""The command: ``python -m autograd_props [MODULE[:ATTR] ...] [pytest options]`` (also installed as
+``autograd-props``).
+
+Runs every property over the specs of each MODULE (``MODULE.SPECS``, or ``MODULE:ATTR``, a
+FunctionSpec or an iterable of them) and writes ``report/verification.md`` and
+``report/verification.json``.  MODULE is imported with the current directory on ``sys.path``.
+Without a MODULE, inside this project's checkout, it checks the built-in Functions (``funcs``).
+Everything after the modules goes to pytest: ``-n 2``, ``-m vjp_native``, ``--junitxml=PATH``,
+``--report-dir DIR``, ``--hypothesis-profile autograd-props-thorough``, ...
+
+Exit codes are pytest's: 0 every property passed, 1 a property failed, 2 interrupted,
+4 usage error (an unknown module, a malformed spec, a bad option), 5 no cells ran.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+USAGE = __doc__.split("\n\n", 1)[0].replace("The command: ", "usage: ")
+
+
+def _split(argv: list[str]) -> tuple[list[str], list[str]]:
+    """(leading MODULE arguments, the rest for pytest)."""
+    sources = []
+    for arg in argv:
+        if arg.startswith("-"):
+            break
+        sources.append(arg)
+    return sources, argv[len(sources):]
+
+
+def _importable_from_cwd() -> None:
+    """The current directory on sys.path, here and in pytest-xdist's workers (as ``python -m`` does)."""
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+    paths = os.environ.get("PYTHONPATH", "")
+    if cwd not in paths.split(os.pathsep):
+        os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (cwd, paths) if p)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] in (["-h"], ["--help"]):
+        print(__doc__.strip())
+        return 0
+    sources, pytest_args = _split(argv)
+    _importable_from_cwd()
+    from autograd_props.loading import BUILT_IN_SOURCE, ENV_VAR, SpecSourceError
+    from autograd_props.plugin.session import specs_from
+
+    if not sources and not os.environ.get(ENV_VAR):
+        try:
+            specs_from((BUILT_IN_SOURCE,))
+        except SpecSourceError:
+            print(f"autograd-props: no spec module given; {USAGE.strip()}", file=sys.stderr)
+            return 4
+    try:
+        if sources:
+            specs_from(sources)
+    except SpecSourceError as exc:
+        print(f"autograd-props: {exc}", file=sys.stderr)
+        return 4
+    import pytest
+
+    from autograd_props.plugin import gate_tests
+
+    funcs = [f"--funcs={s}" for s in sources]
+    return int(pytest.main([gate_tests.__file__, *funcs, *pytest_args]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""``check()``: the gate from Python, outside pytest (notebooks, scripts), in the spirit of gradcheck.
+
+    >>> import autograd_props
+    >>> report = autograd_props.check(SPEC, properties=["vjp_native", "forward_ad"])
+    >>> report.outcomes
+    {'vjp_native': 'passed', 'forward_ad': 'passed'}
+
+A failing property raises :class:`CheckFailure` with the reproducer the pytest gate prints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import pytest
+import torch
+
+from autograd_props.cell import Cell, failures_of
+from autograd_props.devices import parse_devices
+from autograd_props.loading import unique
+from autograd_props.plugin.report import merge, write_report
+from autograd_props.plugin.session import Sourced, specs_from
+from autograd_props.profiles import gate_settings
+from autograd_props.properties import PROPERTY_NAMES, REGISTRY, validate_opt_outs
+from autograd_props.results import CellResult, Failure
+from autograd_props.runner import plan, run_cell
+from autograd_props.spec import FunctionSpec
+
+__all__ = ["CheckFailure", "CheckReport", "check"]
+
+
+@dataclasses.dataclass
+class CheckReport:
+    """Every cell :func:`check` ran or skipped, and one outcome per property."""
+
+    cells: list[CellResult]
+
+    @property
+    def outcomes(self) -> dict[str, str]:
+        """Property name -> its most telling outcome over specs, dtypes and devices."""
+        by_prop: dict[str, list[CellResult]] = {}
+        for cell in self.cells:
+            by_prop.setdefault(cell.prop, []).append(cell)
+        return {prop: merge(cells)["outcome"] for prop, cells in by_prop.items()}
+
+    @property
+    def failed(self) -> list[CellResult]:
+        return [c for c in self.cells if c.outcome == "failed"]
+
+    def __str__(self) -> str:
+        return "\n".join(f"{prop}: {outcome}" for prop, outcome in self.outcomes.items())
+
+
+class CheckFailure(AssertionError):
+    """At least one property failed; ``report`` has every cell, ``failures`` the failing ones."""
+
+    def __init__(self, report: CheckReport) -> None:
+        self.report = report
+        failed = report.failed
+        first = failed[0]
+        lines = [f"autograd-props: {len(failed)} of {len(report.cells)} cells failed: {', '.join(c.key for c in failed)}", ""]
+        for n, failure in enumerate(first.failures, 1):
+            lines += [f"{first.key}: {failure.error}"]
+            if failure.reproducer:
+                lines += [f"example shapes: {failure.shapes}", "Reproduce with:", failure.reproducer, ""]
+        super().__init__("\n".join(lines))
+
+
+def _specs(specs: str | FunctionSpec | Iterable[FunctionSpec]) -> tuple[Sourced, ...]:
+    if isinstance(specs, str):
+        return specs_from((specs,))
+    items = (specs,) if isinstance(specs, FunctionSpec) else tuple(specs)
+    for i, spec in enumerate(items):
+        if not isinstance(spec, FunctionSpec):
+            raise TypeError(f"check: specs[{i}] is a {type(spec).__name__}, not a FunctionSpec")
+    return tuple(Sourced(validate_opt_outs(s), None) for s in unique(items, "check(...)"))
+
+
+def check(
+    specs: str | FunctionSpec | Iterable[FunctionSpec],
+    *,
+    properties: Sequence[str] | None = None,
+    dtypes: Sequence[torch.dtype] | None = None,
+    devices: str | Sequence[str] | None = None,
+    profile: str | None = None,
+    max_examples: int | None = None,
+    report_dir: str | Path | None = None,
+    raise_on_failure: bool = True,
+) -> CheckReport:
+    """Run properties over specs, outside pytest; return a report or raise :class:`CheckFailure`.
+
+    ``specs``: a FunctionSpec, an iterable of them, or a source string (``"pkg.module[:ATTR]"``).
+    ``properties``: names from ``autograd_props.PROPERTY_NAMES`` (default: all).  ``dtypes``:
+    restrict to these of each spec's dtypes.  ``devices``: ``"cpu,cuda"`` or a list (default:
+    every available one).  ``profile``: a Hypothesis profile name (default:
+    ``autograd-props-ci`` when ``CI`` is set, else ``autograd-props-dev``); ``max_examples``
+    overrides its budget.  ``report_dir``: also write verification.md and verification.json there.
+    """
+    names = list(PROPERTY_NAMES if properties is None else properties)
+    unknown = [n for n in names if n not in REGISTRY]
+    if unknown:
+        raise ValueError(f"check: properties={list(properties)!r}: unknown {unknown}; known: {', '.join(PROPERTY_NAMES)}")
+    device_list = parse_devices(devices if devices is None or isinstance(devices, str) else ",".join(devices))
+    budget = gate_settings(profile)
+    if max_examples is not None:
+        from hypothesis import settings
+
+        budget = settings(budget, max_examples=max_examples)
+    cells = []
+    for item in _specs(specs):
+        for name in names:
+            for cell in plan(REGISTRY[name], [item.spec], device_list, source=item.source):
+                if dtypes is None or cell.dtype in dtypes:
+                    cells.append(_run(cell, budget))
+    report = CheckReport(cells)
+    if report_dir is not None:
+        write_report(cells, Path(report_dir), {"specs from": "check()", "profile": profile or "default"})
+    if report.failed and raise_on_failure:
+        raise CheckFailure(report)
+    return report
+
+
+def _run(cell: Cell, budget) -> CellResult:
+    result = CellResult(spec=cell.spec.name, prop=cell.prop, dtype=cell.dtype_name, device=cell.device, outcome="passed")
+    if cell.skip is not None:
+        result.outcome, result.reason = cell.skip.outcome, cell.skip.reason
+        return result
+    try:
+        run_cell(cell, budget)
+    except pytest.skip.Exception as exc:  # the cell could not run here (a kernel missing from this torch)
+        result.outcome, result.reason = "skipped", str(exc.msg)
+    except Exception as exc:
+        result.outcome = "failed"
+        result.failures = failures_of(exc) or [Failure(error=f"{type(exc).__name__}: {exc}"[:500], reproducer="", check="", shapes="")]
+    result.examples, result.worst_margin = cell.examples, cell.worst_margin
+    result.first_failure, result.notes = cell.first_failure, dict(cell.notes)
+    return result

@@ -1,0 +1,291 @@
+"""The two oracles: the native reference under autograd, and finite differences in float64.
+
+Native oracle.  Every dtype is judged against float64 truth (the reference run on the same
+inputs upcast to float64, which is exact).  The custom result may be no worse than the native
+reference's own error at that dtype plus a stated slack:
+
+    |custom - truth| <= |native - truth| + atol + rtol*|truth| + ROUNDING_ULPS * eps * magnitude
+
+``(rtol, atol)`` are torch.testing's defaults for the dtype (or the spec's override).
+``magnitude`` is what the value is a sum of: ``|J| |x|`` for a forward value and ``|J|^T |u|``
+for a vector-Jacobian product, from the float64 reference's Jacobian.  It is why a result that
+cancels (``sum(g * x)`` near zero) is not held to a relative tolerance of its tiny value while
+its rounding error is set by its large terms.
+
+Finite-difference oracle.  Along a direction ``v`` and cotangent ``u`` drawn by Hypothesis, the
+slope of ``phi(t) = u . f(x + t v)`` is estimated by central differences at steps h and 2h and
+Richardson-extrapolated; it must equal ``(J^T u) . v`` from the Function's backward.  The
+tolerance comes from the step: the two estimates' disagreement bounds the truncation error, and
+float64 rounding of ``phi`` over the step bounds the rest.  A disagreement far beyond smooth
+truncation means a kink or jump within 2h of the sample; such points are left to the native
+oracle instead of being reported.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from autograd_props.harness import as_outputs, float64_args, float64_cpu_args
+
+__all__ = [
+    "Comparison",
+    "assert_same_result",
+    "FiniteDifferenceResult",
+    "assert_matches_truth",
+    "finite_difference_slope",
+    "Magnitudes",
+    "jacobian_magnitudes",
+]
+
+ROUNDING_ULPS = 8.0
+FD_STEP = 1e-4
+# Smooth truncation at FD_STEP is ~h^2 |phi'''| ~ 1e-8 of the slope; a kink gives O(1).
+NONSMOOTH_RATIO = 1e-3
+FD_ROUNDING_ULPS = 64.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Comparison:
+    what: str
+    margin: float  # worst |custom - truth| / allowed; above 1 fails
+
+
+def _fmt_index(flat: int, shape: torch.Size) -> tuple[int, ...]:
+    return tuple(int(i) for i in np.unravel_index(flat, tuple(shape))) if len(shape) else ()
+
+
+def assert_matches_truth(
+    got: torch.Tensor,
+    native: torch.Tensor,
+    truth: torch.Tensor,
+    magnitude: torch.Tensor,
+    *,
+    tolerance: tuple[float, float],
+    what: str,
+) -> Comparison:
+    """Check got (custom, some dtype) against float64 truth, allowing native's error plus slack."""
+    if got.shape != native.shape:
+        raise AssertionError(f"{what}: shape {tuple(got.shape)}, reference gives {tuple(native.shape)}")
+    if got.dtype != native.dtype:
+        raise AssertionError(f"{what}: dtype {got.dtype}, reference gives {native.dtype}")
+    if got.device != native.device:
+        raise AssertionError(f"{what}: device {got.device}, reference gives {native.device}")
+    if got.numel() == 0:
+        return Comparison(what, 0.0)
+    rtol, atol = tolerance
+    g = got.detach().to("cpu", torch.float64)
+    n = native.detach().to("cpu", torch.float64)
+    t = truth.detach().to("cpu", torch.float64)
+    eps = torch.finfo(got.dtype).eps
+    # A magnitude is NaN where the reference's Jacobian is infinite against a zero; count it as 0.
+    magnitude = torch.nan_to_num(magnitude.to("cpu", torch.float64), nan=0.0)
+    native_error = torch.where(torch.isfinite(n), (n - t).abs(), torch.zeros_like(t)).nan_to_num(nan=0.0)
+    allowed = native_error + atol + rtol * t.abs().nan_to_num(nan=0.0, posinf=0.0) + ROUNDING_ULPS * eps * magnitude
+    err = (g - t).abs()
+    ratio = torch.nan_to_num(err / allowed, nan=float("inf"))
+    # Exactly native's value is never worse than native (this covers NaN and inf where native has
+    # them); where native is not finite but the truth is, the custom value may instead be right.
+    same_as_native = (g == n) | (torch.isnan(g) & torch.isnan(n)) | (g == t)
+    ratio = torch.where(same_as_native, torch.zeros_like(ratio), ratio)
+    margin = float(ratio.max())
+    if margin > 1.0:
+        worst = int(ratio.reshape(-1).argmax())
+        index = _fmt_index(worst, got.shape)
+        count = int((ratio > 1.0).sum())
+        raise AssertionError(
+            f"{what}: {count} of {got.numel()} elements out of tolerance; worst at index {index}: "
+            f"expected {t.reshape(-1)[worst].item()!r} (float64 truth), native {n.reshape(-1)[worst].item()!r}, "
+            f"got {g.reshape(-1)[worst].item()!r}; |got - truth| = {err.reshape(-1)[worst].item():.3g} > allowed "
+            f"{allowed.reshape(-1)[worst].item():.3g} (native error + atol {atol:g} + rtol {rtol:g}*|truth| "
+            f"+ {ROUNDING_ULPS:g} ulp * magnitude {magnitude.reshape(-1)[worst].item():.3g})"
+        )
+    return Comparison(what, margin)
+
+
+def assert_same_result(
+    got: torch.Tensor, expected: torch.Tensor, magnitude: torch.Tensor, *, tolerance: tuple[float, float], what: str
+) -> Comparison:
+    """Two paths to one result in the same dtype (vmap vs loop, compiled vs eager, layouts)."""
+    return assert_matches_truth(got, expected, expected.detach().to(torch.float64), magnitude, tolerance=tolerance, what=what)
+
+
+@dataclasses.dataclass(frozen=True)
+class Magnitudes:
+    """What each result is a sum of, from the float64 reference's Jacobian J (see module doc)."""
+
+    forward: tuple[torch.Tensor, ...]  # |f| + |J||x| per output
+    vjp: tuple[torch.Tensor, ...]  # |J|^T |u| per differentiable input (when cotangents given)
+    jvp: tuple[torch.Tensor, ...]  # |J| |v| per output (when tangents given)
+
+
+def jacobian_magnitudes(
+    reference: Callable[..., Any],
+    args: Sequence[Any],
+    which: Sequence[int],
+    cotangents: Sequence[torch.Tensor] | None = None,
+    tangents: Sequence[torch.Tensor] | None = None,
+) -> Magnitudes:
+    """Magnitudes of the forward values, the VJP for ``cotangents`` and the JVP for ``tangents``.
+
+    Computed on the CPU in float64.  ``reference`` may itself use autograd (for second order).
+    """
+    args64 = float64_cpu_args(args)
+    inputs = tuple(args64[i] for i in which)
+
+    def of_inputs(*xs):
+        full = list(args64)
+        for i, x in zip(which, xs):
+            full[i] = x
+        return as_outputs(reference(*full), what="reference")
+
+    with torch.enable_grad():
+        outs = tuple(o.detach() for o in of_inputs(*inputs))
+    forward = [o.abs().clone() for o in outs]
+    vjp = [torch.zeros_like(x) for x in inputs]
+    jvp = [torch.zeros_like(o) for o in outs]
+    if inputs and all(x.numel() for x in inputs) and all(o.numel() for o in outs):
+        try:
+            jac = torch.autograd.functional.jacobian(of_inputs, inputs, vectorize=True, strategy="reverse-mode")
+        except RuntimeError:  # a reference that vmap cannot batch (e.g. nested autograd)
+            jac = torch.autograd.functional.jacobian(of_inputs, inputs)
+        for k, out in enumerate(outs):
+            for j, x in enumerate(inputs):
+                block = jac[k][j].reshape(out.numel(), x.numel()).abs()
+                forward[k] += (block @ x.reshape(-1).abs()).reshape(out.shape)
+                if cotangents is not None:
+                    u = cotangents[k].detach().to("cpu", torch.float64).reshape(-1).abs()
+                    vjp[j] += (block.T @ u).reshape(x.shape)
+                if tangents is not None:
+                    v = tangents[j].detach().to("cpu", torch.float64).reshape(-1).abs()
+                    jvp[k] += (block @ v).reshape(out.shape)
+    return Magnitudes(tuple(forward), tuple(vjp), tuple(jvp))
+
+
+@dataclasses.dataclass(frozen=True)
+class FiniteDifferenceResult:
+    estimate: float  # Richardson-extrapolated slope u . (J v)
+    analytic: float  # (J^T u) . v from backward
+    tolerance: float
+    smooth: bool
+    reason: str = ""
+
+    def check(self, what: str) -> float:
+        """The margin; an AssertionError naming ``what`` when the analytic value is out of tolerance."""
+        if self.margin > 1.0:
+            raise AssertionError(
+                f"{what} disagrees with finite differences: {self.analytic!r} from autograd, "
+                f"{self.estimate!r} by central differences (Richardson, step h); |difference| = "
+                f"{abs(self.analytic - self.estimate):.3g} > tolerance {self.tolerance:.3g} "
+                f"(from the truncation and float64 rounding at step h)"
+            )
+        return self.margin
+
+    @property
+    def margin(self) -> float:
+        if not self.smooth:
+            return 0.0
+        error = abs(self.estimate - self.analytic)
+        if error == 0:
+            return 0.0
+        return error / self.tolerance if self.tolerance else float("inf")
+
+
+def finite_difference_slope(
+    function: Callable[..., Any],
+    args: Sequence[Any],
+    which: Sequence[int],
+    cotangents: Sequence[torch.Tensor],
+    directions: Sequence[torch.Tensor],
+    analytic: float,
+    *,
+    sensitivities: Sequence[torch.Tensor],
+    step: float = FD_STEP,
+    grad_mode: bool = False,
+) -> FiniteDifferenceResult:
+    """Estimate u . (J v) for ``function`` in float64 and judge ``analytic`` against it.
+
+    ``sensitivities`` are |J|^T |u| for each differentiated argument (the ``vjp`` of
+    :func:`jacobian_magnitudes`), aligned with ``directions``.  They bound two float64 roundings
+    the tolerance must allow: that of ``analytic``, a sum of terms as large as sensitivity x |v|
+    which can cancel to zero, and that of the step: x + t v is rounded, so the displacement
+    actually taken is not t v (by up to half an ulp of x, which is 1e-9 of a step of 1e-4 at
+    |x| = 500).
+    """
+    base = float64_args(args)
+    us = [c.to(torch.float64) for c in cotangents]
+    sensitivities = [s.detach().to("cpu", torch.float64) for s in sensitivities]
+    vs = [v.detach().to("cpu", torch.float64) for v in directions]
+    analytic_magnitude = sum(float((s * v.abs()).sum()) for s, v in zip(sensitivities, vs))
+    rounded_steps = [_step_rounding(base[i].detach().cpu(), v, step) for i, v in zip(which, vs)]
+    step_error = sum(float((s * e).sum()) for s, (e, _) in zip(sensitivities, rounded_steps))
+    gap_step_error = sum(float((s * e).sum()) for s, (_, e) in zip(sensitivities, rounded_steps))
+
+    def phi(t: float) -> tuple[float, float]:
+        moved = list(base)
+        for i, v in zip(which, directions):
+            moved[i] = base[i] + t * v.to(torch.float64)
+        with torch.set_grad_enabled(grad_mode):  # grad_mode: function itself differentiates
+            outs = as_outputs(function(*moved))
+        value = sum(float((u * o.detach()).sum()) for u, o in zip(us, outs))
+        size = sum(float((u * o.detach()).abs().sum()) for u, o in zip(us, outs))
+        return value, size
+
+    (z0, s0), (p1, s1), (m1, t1), (p2, s2), (m2, t2) = (phi(t) for t in (0.0, step, -step, 2 * step, -2 * step))
+    if not all(map(_finite, (z0, p1, m1, p2, m2))):
+        return FiniteDifferenceResult(float("nan"), analytic, 0.0, False, "non-finite value within 2h")
+    d1 = (p1 - m1) / (2 * step)
+    d2 = (p2 - m2) / (4 * step)
+    estimate = (4 * d1 - d2) / 3
+    truncation = abs(d1 - d2)
+    info = torch.finfo(torch.float64)
+    # float64 rounding of phi over the step, and gradual underflow (subnormals lose precision).
+    rounding = FD_ROUNDING_ULPS * (info.eps * max(s0, s1, t1, s2, t2) + info.tiny) / step
+    scale = abs(d1) + abs(analytic) + rounding
+    # One-sided slopes differ by h*phi'' when smooth (so the gap doubles with the step) and by the
+    # jump at a kink (so it does not): this catches a kink exactly at the sample, where central
+    # differences are symmetric and agree with each other.
+    gap1 = (p1 - 2 * z0 + m1) / step
+    gap2 = (p2 - 2 * z0 + m2) / (2 * step)
+    kink_at_sample = abs(gap2 - 2 * gap1)
+    # Floor: rounding noise of a problem whose derivatives are of order one, for results that are
+    # exactly zero in the reference (a saturated softmax) but a few ulps off in any implementation.
+    unit = sum(float(u.abs().sum()) for u in us) * sum(float(v.abs().sum()) for v in directions)
+    tolerance = 10 * truncation + rounding + 2 * step_error + 1e-12 * scale + ROUNDING_ULPS * info.eps * (analytic_magnitude + unit)
+    # A kink straddled symmetrically biases both central slopes alike (by about half the gap
+    # indicator), so judge it against the tolerance too, not only against the whole slope: one
+    # element at relu's kink with a small cotangent is a small part of the slope but far more than
+    # the tolerance.  Smooth functions give 12 a4 h^3 plus rounding well below tolerance / 4.
+    kink_threshold = min(NONSMOOTH_RATIO * scale + 4 * rounding, tolerance / 4 + 2 * gap_step_error)
+    if truncation > NONSMOOTH_RATIO * scale + rounding or kink_at_sample > kink_threshold:
+        return FiniteDifferenceResult(
+            estimate, analytic, 0.0, False,
+            f"kink or jump within 2h: central slopes {d1!r} (h), {d2!r} (2h); one-sided gaps {gap1!r}, {gap2!r}",
+        )
+    return FiniteDifferenceResult(estimate, analytic, tolerance, True)
+
+
+def _step_rounding(x: torch.Tensor, v: torch.Tensor, step: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """How rounding x + t v (t = +-h, +-2h) to float64 moves the two things measured along v.
+
+    Returns, per element, the error of the direction the Richardson slope (4 D(h) - D(2h)) / 3
+    actually differentiates along, and the error those steps put into the kink indicator
+    (gap(2h) - 2 gap(h)).  ``moved - x`` is exact (Sterbenz) wherever the step is small against
+    x, and otherwise within an ulp of t v, far below what this measures.
+    """
+
+    def error(t: float) -> torch.Tensor:
+        return ((x + t * v) - x) - t * v
+
+    e1, m1, e2, m2 = (error(t) for t in (step, -step, 2 * step, -2 * step))
+    direction = (4 * (e1 - m1) / (2 * step) - (e2 - m2) / (4 * step)) / 3
+    gaps = (e2 + m2) / (2 * step) - 2 * (e1 + m1) / step
+    return direction.abs(), gaps.abs()
+
+
+def _finite(x: float) -> bool:
+    return x == x and abs(x) != float("inf")

@@ -1,0 +1,115 @@
+"""The pytest plugin (entry point ``pytest11: autograd_props``): options, markers, the gate's
+parametrization, expectation files and the verification report.
+
+It is loaded in every pytest session of an environment where autograd-props is installed, so it
+does nothing until a gate class (:func:`autograd_props.gate`) is collected: no profile is loaded,
+no report is written, and torch is imported only by the hooks that need it.  The Hypothesis
+profiles it registers carry the project's prefix (``autograd-props-ci``, ...).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from autograd_props import profiles  # noqa: F401  (registers the prefixed profiles for --hypothesis-profile)
+
+ENV_VAR = "AUTOGRAD_PROPS_FUNCS"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("autograd-props")
+    group.addoption(
+        "--funcs",
+        dest="autograd_props_funcs",
+        action="append",
+        default=[],
+        metavar="pkg.module[:ATTR]",
+        help="check these FunctionSpecs (ATTR defaults to SPECS).  Repeatable: the specs of every value "
+        f"are checked, and their names must be unique.  Default: ${ENV_VAR}, else this checkout's built-in set",
+    )
+    group.addoption(
+        "--devices",
+        dest="autograd_props_devices",
+        default=None,
+        metavar="cpu,cuda,...",
+        help="devices to run on (default: every available one of cpu, cuda, mps)",
+    )
+    group.addoption(
+        "--report-dir",
+        dest="autograd_props_report_dir",
+        default="report",
+        help="where verification.md and verification.json are written (default: report/)",
+    )
+    for kind, what in (("xfail", "expected to fail (strict: an unexpected pass fails)"), ("skip", "skipped")):
+        group.addoption(
+            f"--{kind}s-file",
+            dest=f"autograd_props_{kind}s_file",
+            action="append",
+            default=[],
+            metavar="PATH",
+            help=f"cells {what}: one 'property[spec-dtype-device]  # reason' a line, '*' a wildcard (repeatable)",
+        )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, summary in _property_markers():
+        config.addinivalue_line("markers", f"{name}: autograd-props property: {summary}")
+    from autograd_props.plugin import collector, session
+
+    session.install(config)
+    config.pluginmanager.register(collector.VerificationCollector(config), "autograd-props-report")
+
+
+def _property_markers() -> list[tuple[str, str]]:
+    from autograd_props.properties import REGISTRY
+
+    return [(p.name, p.summary) for p in REGISTRY.values()]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    from autograd_props.plugin.gate import GATE_ATTRIBUTE, PROPERTY_ATTRIBUTE
+
+    if metafunc.cls is None or not hasattr(metafunc.cls, GATE_ATTRIBUTE):
+        return
+    prop_name = getattr(metafunc.function, PROPERTY_ATTRIBUTE, None)
+    if prop_name is None:
+        return
+    from autograd_props.loading import SpecSourceError
+    from autograd_props.plugin.session import session_of
+    from autograd_props.properties import REGISTRY
+    from autograd_props.runner import plan
+
+    gate_session = session_of(metafunc.config)
+    try:
+        found = gate_session.specs_for(getattr(metafunc.cls, GATE_ATTRIBUTE))
+    except SpecSourceError as exc:
+        message = f"autograd-props: {metafunc.cls.__name__} in {metafunc.module.__name__}: {exc}"
+        if message not in gate_session.errors:
+            gate_session.errors.append(message)
+        metafunc.parametrize("cell", [])
+        return
+    params = []
+    for item in found:
+        for cell in plan(REGISTRY[prop_name], [item.spec], gate_session.devices, source=item.source):
+            marks = [pytest.mark.skip(reason=cell.skip.message)] if cell.skip else []
+            params.append(pytest.param(cell, id=cell.id, marks=marks))
+    metafunc.parametrize("cell", params)
+
+
+@pytest.hookimpl(tryfirst=True)  # before -k and -m deselect: an entry for a deselected test is not stale
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    from autograd_props.plugin import collector
+    from autograd_props.plugin.session import session_of
+
+    gate_session = session_of(config)
+    if gate_session.errors:
+        raise pytest.UsageError("\n".join(gate_session.errors))
+    collector.apply_expectations(config, gate_session, items)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    outcome = yield
+    from autograd_props.plugin import collector
+
+    collector.attach_cell_result(item, call, outcome.get_result())

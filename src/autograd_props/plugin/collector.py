@@ -1,0 +1,170 @@
+"""From pytest's reports to the verification report: each gate test's result travels as data.
+
+``attach_cell_result`` runs where the test ran (a pytest-xdist worker, or the only process) and
+puts the cell's :class:`~autograd_props.results.CellResult` on the report's ``user_properties``,
+which xdist carries to the controller; :class:`VerificationCollector` gathers them there and
+writes the report at the end of the run.
+"""
+
+from __future__ import annotations
+
+import datetime
+import platform
+import warnings
+from pathlib import Path
+
+import hypothesis
+import pytest
+import torch
+
+from autograd_props.cell import Cell, failures_of
+from autograd_props.plugin.expectations import Expectation, StaleExpectationWarning
+from autograd_props.plugin.report import summary_lines, write_report
+from autograd_props.plugin.session import GateSession, session_of
+from autograd_props.results import CellResult, Failure
+
+__all__ = ["VerificationCollector", "apply_expectations", "attach_cell_result"]
+
+_PROPERTY = "autograd_props"
+_EXPECTATION = pytest.StashKey[Expectation]()
+
+
+def _cell_of(item: pytest.Item) -> Cell | None:
+    callspec = getattr(item, "callspec", None)
+    cell = callspec.params.get("cell") if callspec is not None else None
+    return cell if isinstance(cell, Cell) else None
+
+
+def apply_expectations(config: pytest.Config, gate_session: GateSession, items: list[pytest.Item]) -> None:
+    """Mark the cells an expectation file lists; warn once about entries that match no cell."""
+    expectations = gate_session.expectations
+    used = set()
+    for item in items:
+        cell = _cell_of(item)
+        if cell is None:
+            continue
+        for kind in ("skip", "xfail"):
+            entry = next((e for e in expectations if e.kind == kind and e.matches(cell.key)), None)
+            if entry is not None:
+                item.add_marker(entry.marker())
+                item.stash[_EXPECTATION] = entry
+                used.add(entry)
+    # Under pytest-xdist every worker collects the same tests; the first one speaks for all.
+    if getattr(config, "workerinput", {}).get("workerid", "gw0") != "gw0":
+        return
+    for entry in expectations:
+        if entry not in used:
+            warnings.warn(StaleExpectationWarning(f"--{entry.kind}s-file {entry.where}: {entry.pattern!r} matches no cell"))
+
+
+def _outcome(item: pytest.Item, cell: Cell, call: pytest.CallInfo, report: pytest.TestReport) -> tuple[str, str]:
+    entry = item.stash.get(_EXPECTATION, None)
+    if hasattr(report, "wasxfail"):  # an xfail marker: xfailed, or a non-strict unexpected pass
+        return ("xfailed" if report.skipped else "xpassed"), report.wasxfail
+    if report.failed:
+        return "failed", ""
+    if report.skipped:
+        if cell.skip is not None:
+            return cell.skip.outcome, cell.skip.reason
+        if entry is not None and entry.kind == "skip":
+            return "skipped", f"--skips-file {entry.where}: {entry.reason}"
+        skipped = call.excinfo.value if call.excinfo is not None else None
+        return "skipped", str(getattr(skipped, "msg", "") or skipped or "")
+    return "passed", ""
+
+
+def attach_cell_result(item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport) -> None:
+    """Put the cell's result on ``report`` (once: at the call, or at a setup that skipped)."""
+    cell = _cell_of(item)
+    if cell is None or not (report.when == "call" or (report.when == "setup" and report.skipped)):
+        return
+    outcome, reason = _outcome(item, cell, call, report)
+    failures = failures_of(call.excinfo.value) if call.excinfo is not None else []
+    if outcome == "failed" and not failures:  # raised outside a check (a draw, a health check)
+        failures = [Failure(error=_crash_line(report), reproducer="", check="", shapes="")]
+    result = CellResult(
+        spec=cell.spec.name,
+        prop=cell.prop,
+        dtype=cell.dtype_name,
+        device=cell.device,
+        outcome=outcome,
+        reason=reason,
+        examples=cell.examples,
+        worst_margin=cell.worst_margin,
+        first_failure=cell.first_failure,
+        test_id=report.nodeid,
+        failures=failures if outcome in ("failed", "xfailed") else [],
+        notes=dict(cell.notes),
+    )
+    report.user_properties.append((_PROPERTY, result.to_json()))
+
+
+def _crash_line(report: pytest.TestReport) -> str:
+    crash = getattr(report.longrepr, "reprcrash", None)
+    message = crash.message if crash is not None else str(report.longrepr)
+    return message.split("\n")[0][:500]
+
+
+class VerificationCollector:
+    """Gathers one CellResult per gate test and writes the report at the end of the run."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.results: list[CellResult] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        data = dict(report.user_properties).get(_PROPERTY)
+        if data is None or not (report.when == "call" or (report.when == "setup" and report.skipped)):
+            return
+        result = CellResult.from_json(data)
+        if report.failed:
+            result.output = report.longreprtext
+        self.results.append(result)
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        if not self.results or hasattr(self.config, "workerinput"):
+            return
+        self.results.sort(key=_report_order(session_of(self.config)))
+        directory = Path(self.config.invocation_params.dir, self.config.getoption("autograd_props_report_dir"))
+        json_path, md_path = write_report(self.results, directory, _header(self.config))
+        terminalreporter.section("autograd-props verification matrix")
+        for line in summary_lines(self.results):
+            terminalreporter.write_line(line)
+        terminalreporter.write_line(f"report: {md_path} and {json_path}")
+
+
+def _report_order(gate_session: GateSession):
+    """Results in a fixed order, whatever order pytest-xdist's workers finished in: specs as the
+    session loaded them (the others by name), then the registry's properties, dtypes, devices."""
+    from autograd_props.loading import SpecSourceError
+    from autograd_props.properties import PROPERTY_NAMES
+    from autograd_props.spec import FLOATING_DTYPES
+
+    try:  # the controller of an xdist run collects nothing: it knows the session's specs only
+        names = [item.spec.name for item in gate_session.session_specs()]
+    except SpecSourceError:
+        names = []
+    names += [n for n in gate_session.specs_seen if n not in names]
+    specs = {name: i for i, name in enumerate(names)}
+    props = {name: i for i, name in enumerate(PROPERTY_NAMES)}
+    dtypes = {str(d).removeprefix("torch."): i for i, d in enumerate(FLOATING_DTYPES)}
+    return lambda r: (specs.get(r.spec, len(specs)), r.spec, props.get(r.prop, len(props)), dtypes.get(r.dtype, len(dtypes)), r.dtype, r.device)
+
+
+def _header(config: pytest.Config) -> dict[str, str]:
+    gate_session = session_of(config)
+    return {
+        "specs from": gate_session.source_label,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "hypothesis": hypothesis.__version__,
+        "profile": _profile_name(config),
+        "devices": ", ".join(gate_session.devices),
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def _profile_name(config: pytest.Config) -> str:
+    from autograd_props.profiles import default_profile
+
+    return config.getoption("hypothesis_profile", None) or default_profile()

@@ -1,0 +1,166 @@
+"""The verification report: the spec x property matrix, notes, failures; markdown and JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from autograd_props.properties import PROPERTY_NAMES
+from autograd_props.results import OUTCOMES, RAN, CellResult
+
+__all__ = ["merge", "summary_lines", "write_report"]
+
+# A merged cell shows its most telling outcome: a failure first, then an unexpected pass, an
+# expected failure, a pass, and last the reasons a cell did not run.
+RANK = {outcome: i for i, outcome in enumerate(OUTCOMES)}
+_SHORT_DTYPE = {"float64": "f64", "float32": "f32", "float16": "f16", "bfloat16": "bf16"}
+
+
+def merge(cells: list[CellResult]) -> dict[str, Any]:
+    outcome = min((c.outcome for c in cells), key=RANK.__getitem__)
+    ran = [c for c in cells if c.outcome in RAN]
+    return {
+        "outcome": outcome,
+        "reasons": sorted({c.reason for c in cells if c.reason and c.outcome == outcome}),
+        "examples": sum(c.examples for c in ran),
+        "dtypes": sorted({c.dtype for c in ran}),
+        "devices": sorted({c.device for c in ran}),
+        "worst_margin": max((c.worst_margin for c in ran if c.worst_margin is not None), default=None),
+        "failures": [c.key for c in cells if c.outcome == "failed"],
+        "first_failure": min((c.first_failure for c in cells if c.first_failure is not None), default=None),
+    }
+
+
+def _matrix(results: Iterable[CellResult]) -> tuple[list[str], list[str], dict[tuple[str, str], dict[str, Any]]]:
+    grouped: dict[tuple[str, str], list[CellResult]] = {}
+    for r in results:
+        grouped.setdefault((r.spec, r.prop), []).append(r)
+    specs = list(dict.fromkeys(k[0] for k in grouped))
+    order = {p: i for i, p in enumerate(PROPERTY_NAMES)}
+    props = sorted(dict.fromkeys(k[1] for k in grouped), key=lambda p: order.get(p, len(order)))
+    return specs, props, {k: merge(v) for k, v in grouped.items()}
+
+
+def _cell_text(cell: dict[str, Any] | None) -> str:
+    if cell is None:
+        return "-"
+    o = cell["outcome"]
+    dtypes = sorted(cell["dtypes"], key=lambda d: list(_SHORT_DTYPE).index(d) if d in _SHORT_DTYPE else len(_SHORT_DTYPE))
+    coverage = " ".join(_SHORT_DTYPE.get(d, d) for d in dtypes) + "; " + " ".join(cell["devices"])
+    if o == "passed":
+        margin = "not measured" if cell["worst_margin"] is None else f"{cell['worst_margin']:.2g}"
+        return f"pass ({cell['examples']} ex, margin {margin}; {coverage})"
+    if o in ("xfailed", "xpassed"):
+        return f"{o} ({cell['examples']} ex; {coverage})"
+    if o == "failed":
+        first = f"; first failure at example {cell['first_failure']}" if cell["first_failure"] else ""
+        return f"**FAIL** ({len(cell['failures'])} cells{first})"
+    return o
+
+
+def write_report(results: list[CellResult], directory: Path, header: dict[str, str]) -> tuple[Path, Path]:
+    """Write verification.json and verification.md; return their paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    specs, props, cells = _matrix(results)
+    json_path = directory / "verification.json"
+    json_path.write_text(
+        json.dumps(
+            {
+                "header": header,
+                "matrix": {f"{s}::{p}": c for (s, p), c in cells.items()},
+                "cells": [r.to_json() for r in results],
+            },
+            indent=2,
+        )
+    )
+    lines = ["# autograd-props verification report", ""]
+    lines += [f"- {k}: {v}" for k, v in header.items()]
+    lines += [
+        "",
+        "Each cell: outcome over all dtypes and devices run, examples that passed, and the worst margin "
+        "(largest error / its tolerance; a failure is above 1).",
+        "",
+        "| spec | " + " | ".join(props) + " |",
+        "|---" * (len(props) + 1) + "|",
+    ]
+    for s in specs:
+        row = []
+        for p in props:
+            cell = cells.get((s, p))
+            text = _cell_text(cell)
+            if cell and cell["outcome"] == "failed":
+                text = f"[{text}](#failure-{s}-{p})"
+            elif cell and cell["outcome"] not in ("passed", "failed"):
+                text = f"[{text}](#note-{s}-{p})"
+            row.append(text)
+        lines.append(f"| {s} | " + " | ".join(row) + " |")
+    lines += _notes(results)
+    lines += _failures(results)
+    md_path = directory / "verification.md"
+    md_path.write_text("\n".join(lines) + "\n")
+    return json_path, md_path
+
+
+def _notes(results: list[CellResult]) -> list[str]:
+    """Every cell that did not simply pass or fail: opt-outs, not applicable, skips, xfails."""
+    grouped: dict[tuple[str, str, str, str], list[CellResult]] = {}
+    for r in results:
+        if r.outcome not in ("passed", "failed"):
+            grouped.setdefault((r.spec, r.prop, r.outcome, r.reason), []).append(r)
+    if not grouped:
+        return []
+    lines = ["", "## Opt-outs, expected failures, and cells that did not run", ""]
+    anchored = set()
+    for (spec, prop, outcome, reason), cells in grouped.items():
+        anchor = "" if (spec, prop) in anchored else f'<a id="note-{spec}-{prop}"></a>'
+        anchored.add((spec, prop))
+        where = ", ".join(f"{c.dtype}/{c.device}" for c in cells)
+        label = "" if outcome in ("opted-out", "not-applicable") else f"{outcome}: "  # their reasons say so
+        lines.append(f"- {anchor}{spec} / {prop} ({where}): {label}{reason}")
+        reproducer = next((c.reproducer for c in cells if c.reproducer), "")
+        if reproducer:
+            code = reproducer.splitlines()
+            lines += ["", "  <details><summary>reproducer</summary>", "", "  ```python", *(f"  {x}" for x in code), "  ```", "  </details>", ""]
+    return lines
+
+
+def _failures(results: list[CellResult]) -> list[str]:
+    """Each failing cell: its message, its reproducer, then the full output folded away."""
+    failures = [r for r in results if r.outcome == "failed"]
+    if not failures:
+        return []
+    lines = ["", "## Failures", ""]
+    anchored = set()
+    for r in failures:
+        if (r.spec, r.prop) not in anchored:  # the matrix cell links to its first failing dtype/device
+            lines.append(f'<a id="failure-{r.spec}-{r.prop}"></a>')
+            anchored.add((r.spec, r.prop))
+        lines += [f"### {r.spec} / {r.prop} ({r.dtype}, {r.device})", "", f"`{r.key}`" + (f" (pytest: `{r.test_id}`)" if r.test_id else ""), ""]
+        for n, failure in enumerate(r.failures, 1):
+            if len(r.failures) > 1:
+                lines += [f"Distinct failure {n} of {len(r.failures)}:", ""]
+            lines += ["```", failure.error, "```", ""]
+            if failure.reproducer:
+                lines += [f"Example shapes: {failure.shapes}", "", "Reproduce with:", "", "```python", *failure.reproducer.splitlines(), "```", ""]
+        if r.output:
+            lines += ["<details><summary>full failure output</summary>", "", "```", r.output.strip(), "```", "</details>", ""]
+    return lines
+
+
+def summary_lines(results: list[CellResult]) -> list[str]:
+    """The matrix compactly, one line per spec, for the terminal summary."""
+    specs, props, cells = _matrix(results)
+    symbol = {"passed": ".", "failed": "F", "xfailed": "x", "xpassed": "X", "opted-out": "o", "not-applicable": "n", "skipped": "s"}
+    width = max((len(s) for s in specs), default=4)
+    lines = [" " * width + "  " + " ".join(f"{i:>2}" for i in range(1, len(props) + 1))]
+    for s in specs:
+        marks = " ".join(f"{symbol[cells[(s, p)]['outcome']] if (s, p) in cells else '-':>2}" for p in props)
+        lines.append(f"{s:<{width}}  {marks}")
+    lines.append("properties: " + ", ".join(f"{i}={p}" for i, p in enumerate(props, 1)))
+    lines.append("legend: . pass  F fail  x expected failure  X unexpected pass  o opted out  n not applicable  s skipped")
+    failing = [f"{s}/{p} (#failure-{s}-{p})" for (s, p), c in cells.items() if c["outcome"] == "failed"]
+    if failing:
+        lines.append("failing cells, each with its reproducer in the report under the anchor: " + ", ".join(failing))
+    return lines

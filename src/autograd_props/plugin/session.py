@@ -1,0 +1,127 @@
+"""What one pytest session of the gate knows: its options, its specs, its Hypothesis settings."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterable
+
+import pytest
+from hypothesis import settings
+
+from autograd_props import profiles
+from autograd_props.devices import parse_devices
+from autograd_props.loading import BUILT_IN_SOURCE, ENV_VAR, SpecSourceError, load_specs, unique
+from autograd_props.plugin.expectations import Expectation, ExpectationsFileError, read_expectations
+from autograd_props.properties import validate_opt_outs
+from autograd_props.spec import FunctionSpec, SpecError
+
+__all__ = ["GateSession", "gate_settings_of", "session_of"]
+
+
+@dataclasses.dataclass
+class GateSession:
+    """The gate's view of a pytest session (kept in ``config.stash``)."""
+
+    config: pytest.Config
+    sources: tuple[str, ...]  # --funcs values, else $AUTOGRAD_PROPS_FUNCS, else ()
+    origin: str  # "--funcs", "$AUTOGRAD_PROPS_FUNCS" or "built-in"
+    devices: list[str]
+    expectations: list[Expectation]
+    settings: settings
+    _specs: tuple[Sourced, ...] | None = None
+    specs_seen: dict[str, int] = dataclasses.field(default_factory=dict)  # spec name -> order, as collected
+    errors: list[str] = dataclasses.field(default_factory=list)  # gate classes whose specs failed to load
+
+    @classmethod
+    def from_config(cls, config: pytest.Config) -> GateSession:
+        funcs = [f for f in config.getoption("autograd_props_funcs") or [] if f.strip()]
+        env = os.environ.get(ENV_VAR, "").strip()
+        if funcs:
+            sources, origin = tuple(dict.fromkeys(funcs)), "--funcs"
+        elif env:
+            sources, origin = (env,), f"${ENV_VAR}"
+        else:
+            sources, origin = (), "built-in"
+        try:
+            devices = parse_devices(config.getoption("autograd_props_devices"))
+            expectations = [
+                entry
+                for kind in ("skip", "xfail")
+                for path in config.getoption(f"autograd_props_{kind}s_file")
+                for entry in read_expectations(path, kind)
+            ]
+        except (ValueError, ExpectationsFileError) as exc:
+            raise pytest.UsageError(f"autograd-props: {exc}") from None
+        profile = config.getoption("hypothesis_profile", None)
+        session = cls(config, sources, origin, devices, expectations, profiles.gate_settings(profile))
+        if sources:  # asked for explicitly: a bad source is a usage error before anything runs
+            try:
+                session.session_specs()
+            except SpecSourceError as exc:
+                raise pytest.UsageError(f"autograd-props: {origin} {' '.join(map(repr, sources))}: {exc}") from None
+        return session
+
+    @property
+    def source_label(self) -> str:
+        return ", ".join(self.sources) if self.sources else BUILT_IN_SOURCE
+
+    def session_specs(self) -> tuple[Sourced, ...]:
+        """The specs of ``--funcs`` (every value, names unique), else the environment's, else the built-ins."""
+        if self._specs is None:
+            self._specs = specs_from(self.sources or (BUILT_IN_SOURCE,))
+        return self._specs
+
+    def specs_for(self, given: object) -> tuple[Sourced, ...]:
+        """The specs a gate class was given, each with the source its reproducers import it from."""
+        if given is None:
+            found = self.session_specs()
+        elif isinstance(given, str):
+            found = specs_from((given,))
+        else:
+            items = (given,) if isinstance(given, FunctionSpec) else tuple(given)
+            try:
+                specs = unique((validate_opt_outs(s) for s in items), "gate(...)")
+            except SpecError as exc:
+                raise SpecSourceError(str(exc)) from None
+            # None: each spec's reproducer imports it from the module that built it
+            found = tuple(Sourced(s, None) for s in specs)
+        for item in found:
+            self.specs_seen.setdefault(item.spec.name, len(self.specs_seen))
+        return found
+
+
+@dataclasses.dataclass(frozen=True)
+class Sourced:
+    """A spec and the source string it was loaded from (None when it was given as an object)."""
+
+    spec: FunctionSpec
+    source: str | None
+
+
+def specs_from(sources: Iterable[str]) -> tuple[Sourced, ...]:
+    """Every spec of every source, checked against the registry; names must be unique across them."""
+    found = []
+    for source in sources:
+        try:
+            found += [Sourced(validate_opt_outs(s), source) for s in load_specs(source)]
+        except SpecError as exc:
+            raise SpecSourceError(f"{source!r}: {exc}") from None
+    unique((f.spec for f in found), " + ".join(sources))
+    return tuple(found)
+
+
+_SESSION = pytest.StashKey[GateSession]()
+
+
+def install(config: pytest.Config) -> GateSession:
+    config.stash[_SESSION] = session = GateSession.from_config(config)
+    return session
+
+
+def session_of(config: pytest.Config) -> GateSession:
+    return config.stash[_SESSION]
+
+
+def gate_settings_of(config: pytest.Config) -> settings:
+    return session_of(config).settings

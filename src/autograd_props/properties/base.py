@@ -1,0 +1,123 @@
+"""What a property is (its check, how it draws, which dtypes apply, its example budget), and the
+draws most properties share."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from hypothesis import strategies as st
+
+from autograd_props import compat
+from autograd_props.cell import Cell
+from autograd_props.harness import as_outputs, differentiable_indices
+from autograd_props.results import Skip, Verdict
+from autograd_props.spec import FunctionSpec
+from autograd_props.strategies import cotangents_like, elements, tensors
+
+__all__ = ["Property", "draw_args", "draw_args_and_cotangents", "draw_cotangents", "draw_directions", "draw_like"]
+
+HALF_DTYPES = (torch.float16, torch.bfloat16)
+
+
+@dataclasses.dataclass(frozen=True)
+class Property:
+    """One property of the registry.
+
+    ``check(spec, **drawn)`` raises AssertionError on a finding and returns margins, a note or a
+    :class:`~autograd_props.results.Verdict`; ``draw(cell, data)`` draws its keyword arguments.
+    ``dtypes``: ``"spec"`` (every dtype of the spec), ``"float64"`` (float64 only) or
+    ``"full-precision: <reason>"`` (float64 and float32; 16-bit dtypes not applicable for the
+    reason).  ``max_examples`` caps the profile's example budget.  ``finite_differences``: the
+    property compares backward with the forward's own slope, which a declared surrogate gradient
+    is by design not.
+    """
+
+    name: str
+    summary: str
+    check: Callable[..., Any]
+    draw: Callable[[Cell, st.DataObject], dict[str, Any]]
+    dtypes: str = "spec"
+    max_examples: int | None = None
+    finite_differences: bool = False
+
+    def __post_init__(self) -> None:
+        if self.dtypes not in ("spec", "float64") and not self.dtypes.startswith("full-precision:"):
+            raise ValueError(f"property {self.name!r}: dtypes={self.dtypes!r} must be 'spec', 'float64' or 'full-precision: <reason>'")
+
+    def skip(self, spec: FunctionSpec, dtype: torch.dtype) -> Skip | None:
+        """Why this property does not run for ``spec`` at ``dtype``, or None when it does."""
+        if self.name in spec.opt_outs:
+            return Skip("opted-out", spec.opt_outs[self.name])
+        if self.finite_differences and spec.surrogate_gradient:
+            return Skip("opted-out", f"surrogate gradient: {spec.surrogate_gradient}")
+        unsupported = compat.unsupported_reason(self.name)
+        if unsupported:
+            return Skip("skipped", unsupported)
+        if self.dtypes.startswith("full-precision:") and dtype in HALF_DTYPES:
+            return Skip("not-applicable", self.dtypes.partition(":")[2].strip())
+        if dtype not in spec.dtypes:
+            return Skip("not-applicable", f"{self.name} runs in float64, which {spec.name} does not support")
+        return None
+
+    def dtypes_for(self, spec: FunctionSpec) -> tuple[torch.dtype, ...]:
+        """The dtypes this property has a cell for: float64 alone, or every dtype of the spec."""
+        return (torch.float64,) if self.dtypes == "float64" else tuple(spec.dtypes)
+
+    def run(self, cell: Cell, data: st.DataObject) -> None:
+        """One example: draw, check under a reproducer, record what it measured."""
+        kwargs = self.draw(cell, data)
+        with cell.reproduce(self.check, kwargs):
+            verdict = Verdict.of(self.check(cell.spec, **kwargs))
+        cell.record(verdict)
+
+
+def draw_args(cell: Cell, data: st.DataObject) -> tuple[Any, ...]:
+    """Draw the spec's positional arguments for the cell's dtype and device."""
+    spec = cell.spec
+    args = data.draw(spec.args(cell.dtype, torch.device(cell.device)), label="args")
+    if not isinstance(args, tuple):
+        raise TypeError(f"spec {spec.name!r}: args strategy drew a {type(args).__name__}, expected a tuple")
+    compat.skip_if_reference_lacks_kernel(spec.reference, args, what=f"{spec.name}'s reference", device=cell.device)
+    return args
+
+
+def draw_cotangents(cell: Cell, data: st.DataObject, args: tuple[Any, ...]) -> tuple[torch.Tensor, ...]:
+    """Cotangents shaped like the reference's outputs (so a wrong custom shape cannot hide)."""
+    with torch.no_grad():
+        outputs = as_outputs(cell.spec.reference(*args), what=f"{cell.spec.name} reference")
+    return data.draw(cotangents_like(outputs), label="cotangents")
+
+
+def draw_args_and_cotangents(cell: Cell, data: st.DataObject) -> dict[str, Any]:
+    args = draw_args(cell, data)
+    return {"args": args, "cotangents": draw_cotangents(cell, data, args)}
+
+
+def draw_directions(data: st.DataObject, args: tuple[Any, ...]) -> tuple[torch.Tensor, ...]:
+    """float64 directions in [-1, 1] for every differentiable argument (finite differences)."""
+    unit = st.floats(-1.0, 1.0)
+    return data.draw(
+        st.tuples(
+            *(
+                tensors(dtype=torch.float64, device=args[i].device, shape=tuple(args[i].shape), elements_strategy=unit)
+                for i in differentiable_indices(args)
+            )
+        ),
+        label="directions",
+    )
+
+
+def draw_like(data: st.DataObject, like: tuple[torch.Tensor, ...], *, label: str, max_abs: float = 1.0):
+    """Tensors shaped, typed and placed like ``like`` with values in [-max_abs, max_abs]."""
+    return data.draw(
+        st.tuples(
+            *(
+                tensors(dtype=t.dtype, device=t.device, shape=tuple(t.shape), elements_strategy=elements(t.dtype, max_abs=max_abs))
+                for t in like
+            )
+        ),
+        label=label,
+    )

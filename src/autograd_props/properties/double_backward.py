@@ -1,0 +1,134 @@
+"""Property 'double_backward': gradients of the VJP (create_graph=True).
+
+With respect to the inputs and to the cotangent, the second-order gradients must match the
+reference's and, in float64, finite differences of the Function's own VJP.  This is what catches
+a backward that detaches its saved tensors (second derivatives silently zero) and a Function
+that saves an intermediate that is neither input nor output (silently wrong).  A backward marked
+``once_differentiable`` must raise when differentiated.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from hypothesis import strategies as st
+
+from autograd_props.spec import FunctionSpec
+from autograd_props.cell import Cell
+from autograd_props.results import Verdict
+from autograd_props.properties.base import Property, draw_args, draw_cotangents, draw_like
+from autograd_props.harness import as_outputs, differentiable_indices, float64_args, grads_of, with_grad, zeros_where_none
+from autograd_props.oracles import assert_matches_truth, finite_difference_slope, jacobian_magnitudes
+
+ONCE_DIFFERENTIABLE_ERROR = "marked with @once_differentiable"
+
+
+def _differentiable(x):
+    return x if x.requires_grad else x.detach().requires_grad_(True)
+
+
+def first_order(fn, args: tuple[Any, ...], which, cotangents, *, create_graph: bool, fresh: bool = True):
+    """(leaves, cotangent leaves, VJP): the VJP as a differentiable function of both.
+
+    ``fresh=False`` keeps the given tensors (so an outer autograd, such as the oracle's Jacobian,
+    sees through the VJP); ``fresh=True`` starts from new leaves.
+    """
+    if fresh:
+        leaves = with_grad(args, which)
+        cots = tuple(c.detach().clone().requires_grad_(True) for c in cotangents)
+    else:
+        leaves = tuple(_differentiable(a) if i in which else a for i, a in enumerate(args))
+        cots = tuple(_differentiable(c) for c in cotangents)
+    outs = as_outputs(fn(*leaves))
+    inputs = [leaves[i] for i in which]
+    grads = grads_of(outs, inputs, cots, create_graph=create_graph)
+    return leaves, cots, zeros_where_none(grads, inputs)
+
+
+def second_order(fn, args, which, cotangents, directions) -> tuple[torch.Tensor, ...]:
+    """d/d(inputs, cotangents) of sum(VJP * directions): second derivatives, zeros where none."""
+    leaves, cots, grads = first_order(fn, args, which, cotangents, create_graph=True)
+    wrt = [leaves[i] for i in which] + list(cots)
+    terms = [(g * w).sum() for g, w in zip(grads, directions) if g.requires_grad]
+    if not terms:
+        return tuple(torch.zeros_like(x) for x in wrt)
+    second = torch.autograd.grad(sum(terms), wrt, allow_unused=True)
+    return zeros_where_none(second, wrt)
+
+
+def vjp_map(fn, n_args: int, which):
+    """The VJP as a plain function of (args..., cotangents...), for the oracles."""
+
+    def call(*args_and_cots):
+        args, cots = args_and_cots[:n_args], args_and_cots[n_args:]
+        with torch.enable_grad():
+            return first_order(fn, args, which, cots, create_graph=True, fresh=False)[2]
+
+    return call
+
+
+def check_double_backward(
+    spec: FunctionSpec,
+    *,
+    args: tuple[Any, ...],
+    cotangents: tuple[torch.Tensor, ...],
+    directions: tuple[torch.Tensor, ...],
+    probes: tuple[torch.Tensor, ...],
+) -> list[float]:
+    """``directions`` weight the VJP (shaped like the inputs); ``probes`` move (inputs, cotangents)."""
+    which = differentiable_indices(args)
+    if not which:
+        return []
+    if not spec.claims_double_backward:
+        try:
+            second_order(spec.function, args, which, cotangents, directions)
+        except RuntimeError as exc:
+            if ONCE_DIFFERENTIABLE_ERROR in str(exc):
+                return Verdict(notes=("once_differentiable: double backward raised as it must",))
+            raise
+        raise AssertionError(f"{spec.name}: backward is once_differentiable, yet double backward did not raise")
+    got = second_order(spec.function, args, which, cotangents, directions)
+    native = second_order(spec.reference, args, which, cotangents, directions)
+    truth = second_order(spec.reference, float64_args(args), which, float64_args(cotangents), float64_args(directions))
+    n_args = len(args)
+    everything = tuple(args) + tuple(cotangents)
+    wrt = tuple(which) + tuple(range(n_args, n_args + len(cotangents)))
+    magnitudes = jacobian_magnitudes(vjp_map(spec.reference, n_args, which), everything, wrt, cotangents=directions).vjp
+    margins = []
+    for position, g, n, t, m in zip(wrt, got, native, truth, magnitudes):
+        tolerance = spec.tolerance(everything[position].dtype)
+        what = (
+            f"{spec.name} second derivative w.r.t. argument {position}"
+            if position < n_args
+            else f"{spec.name} second derivative w.r.t. cotangent {position - n_args}"
+        )
+        margins.append(assert_matches_truth(g, n, t, m, tolerance=tolerance, what=what).margin)
+    if args[which[0]].dtype == torch.float64:
+        analytic = sum(float((s * p).sum()) for s, p in zip(got, probes))
+        result = finite_difference_slope(
+            vjp_map(spec.function, n_args, which), everything, wrt, directions, probes, analytic,
+            grad_mode=True, sensitivities=magnitudes,
+        )
+        margins.append(result.check(f"{spec.name}: double backward (second derivatives of the VJP)"))
+    return margins
+
+
+def _draw(cell: Cell, data: st.DataObject) -> dict[str, Any]:
+    args = draw_args(cell, data)
+    cotangents = draw_cotangents(cell, data, args)
+    inputs = tuple(args[i] for i in differentiable_indices(args))
+    directions = draw_like(data, inputs, label="directions")
+    probes = draw_like(data, inputs + cotangents, label="probes")
+    return {"args": args, "cotangents": cotangents, "directions": directions, "probes": probes}
+
+
+PROPERTY = Property(
+    name="double_backward",
+    summary="second derivatives of the VJP, with respect to the inputs and the cotangent, match the reference "
+    "and finite differences of the VJP; a once_differentiable backward must raise",
+    check=check_double_backward,
+    draw=_draw,
+    dtypes="full-precision: second derivatives through float16/bfloat16 saved values are dominated by "
+    "their rounding (native softmax's own bfloat16 second derivative is 40% off the float64 truth)",
+)

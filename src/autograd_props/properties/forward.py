@@ -1,0 +1,42 @@
+"""Property 'forward': the Function's outputs match the reference's (values, shape, dtype, device)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from hypothesis import strategies as st
+
+from autograd_props.spec import FunctionSpec
+from autograd_props.properties.base import Property, draw_args
+from autograd_props.harness import as_outputs, differentiable_indices, float64_args, with_grad
+from autograd_props.oracles import assert_matches_truth, jacobian_magnitudes
+
+
+def check_forward(spec: FunctionSpec, *, args: tuple[Any, ...]) -> list[float]:
+    """Run the Function (inputs requiring grad, as in training) and compare with the reference."""
+    which = differentiable_indices(args)
+    got = as_outputs(spec.function(*with_grad(args, which)), what=spec.name)
+    with torch.no_grad():
+        native = as_outputs(spec.reference(*args), what="reference")
+        truth = as_outputs(spec.reference(*float64_args(args)), what="reference")
+    if len(got) != len(native):
+        raise AssertionError(f"{spec.name}: {len(got)} outputs, reference gives {len(native)}")
+    magnitudes = jacobian_magnitudes(spec.reference, args, which).forward
+    margins = []
+    for k, (g, n, t, m) in enumerate(zip(got, native, truth, magnitudes)):
+        what = f"{spec.name} forward output {k}"
+        if not n.is_floating_point():
+            if not torch.equal(g, n):
+                raise AssertionError(f"{what}: non-floating output differs from the reference")
+            continue
+        margins.append(assert_matches_truth(g.detach(), n, t, m, tolerance=spec.tolerance(n.dtype), what=what).margin)
+    return margins
+
+
+PROPERTY = Property(
+    name="forward",
+    summary="outputs match the reference: values, shape, dtype, device",
+    check=check_forward,
+    draw=lambda cell, data: {"args": draw_args(cell, data)},
+)

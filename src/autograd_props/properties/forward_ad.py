@@ -1,0 +1,97 @@
+"""Property 'forward_ad': forward-mode AD through the Function.
+
+A Function with a ``jvp`` claims forward mode: its tangents (torch.func.jvp and dual numbers
+alike) must match the reference's and, in float64, finite differences of its own forward.  A
+Function without ``jvp`` must raise rather than return tangents.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.autograd.forward_ad as fwAD
+from hypothesis import strategies as st
+
+from autograd_props.spec import FunctionSpec
+from autograd_props.cell import Cell
+from autograd_props.results import Verdict
+from autograd_props.properties.base import Property, draw_args, draw_cotangents, draw_like
+from autograd_props.harness import as_outputs, differentiable_indices, float64_args, of_inputs
+from autograd_props.oracles import assert_matches_truth, assert_same_result, finite_difference_slope, jacobian_magnitudes
+
+
+def _dual_tangents(fn, args, which, tangents) -> tuple[torch.Tensor, ...]:
+    with fwAD.dual_level():
+        full = list(args)
+        for i, t in zip(which, tangents):
+            full[i] = fwAD.make_dual(args[i], t)
+        outs = as_outputs(fn(*full))
+        return tuple(fwAD.unpack_dual(o).tangent for o in outs)
+
+
+def check_forward_ad(
+    spec: FunctionSpec,
+    *,
+    args: tuple[Any, ...],
+    tangents: tuple[torch.Tensor, ...],
+    cotangents: tuple[torch.Tensor, ...],
+) -> Verdict | list[float]:
+    which = differentiable_indices(args)
+    if not which:
+        return []
+    primals = tuple(args[i] for i in which)
+    custom = of_inputs(spec.function, args, which, what=spec.name)
+    if not spec.claims_forward_ad:
+        try:
+            torch.func.jvp(custom, primals, tangents)
+        except (RuntimeError, NotImplementedError):
+            return Verdict(notes=("no jvp: forward mode raised as it must",))
+        raise AssertionError(
+            f"{spec.name}: {spec.function_class.__name__} defines no jvp, yet forward-mode AD returned tangents instead of raising"
+        )
+    _, got = torch.func.jvp(custom, primals, tangents)
+    _, native = torch.func.jvp(of_inputs(spec.reference, args, which), primals, tangents)
+    args64 = float64_args(args)
+    _, truth = torch.func.jvp(
+        of_inputs(spec.reference, args64, which), tuple(args64[i] for i in which), float64_args(tangents)
+    )
+    # A derivative at an infinite or NaN value is undefined: those elements are not compared.
+    with torch.no_grad():
+        defined = [torch.isfinite(o) for o in as_outputs(spec.reference(*args64))]
+
+    def where_defined(xs):
+        return tuple(None if x is None else torch.where(d.to(x.device), x, torch.zeros_like(x)) for d, x in zip(defined, xs))
+
+    got, native, truth = where_defined(got), where_defined(native), where_defined(truth)
+    # One Jacobian for both: the jvp magnitudes here, |J|^T |u| for the finite differences below.
+    jacobian = jacobian_magnitudes(spec.reference, args, which, cotangents=cotangents, tangents=tangents)
+    magnitudes = jacobian.jvp
+    tolerance = spec.tolerance(primals[0].dtype)
+    margins = []
+    for k, (g, n, t, m) in enumerate(zip(got, native, truth, magnitudes)):
+        margins.append(assert_matches_truth(g, n, t, m, tolerance=tolerance, what=f"{spec.name} jvp of output {k}").margin)
+    for k, (d, g, m) in enumerate(zip(where_defined(_dual_tangents(spec.function, args, which, tangents)), got, magnitudes)):
+        if d is None:
+            raise AssertionError(f"{spec.name}: dual numbers gave no tangent for output {k}, torch.func.jvp did")
+        margins.append(assert_same_result(d, g, m, tolerance=tolerance, what=f"{spec.name} dual-number tangent of output {k}").margin)
+    if primals[0].dtype == torch.float64 and not spec.surrogate_gradient:
+        analytic = sum(float((u * g).sum()) for u, g in zip(float64_args(cotangents), got))
+        result = finite_difference_slope(spec.function, args, which, cotangents, tangents, analytic, sensitivities=jacobian.vjp)
+        margins.append(result.check(f"{spec.name}: u.(J v) from jvp"))
+    return margins
+
+
+def _draw(cell: Cell, data: st.DataObject) -> dict[str, Any]:
+    args = draw_args(cell, data)
+    tangents = draw_like(data, tuple(args[i] for i in differentiable_indices(args)), label="tangents")
+    return {"args": args, "tangents": tangents, "cotangents": draw_cotangents(cell, data, args)}
+
+
+PROPERTY = Property(
+    name="forward_ad",
+    summary="with a jvp: torch.func.jvp and dual numbers match the reference and finite differences; "
+    "without one: forward mode must raise",
+    check=check_forward_ad,
+    draw=_draw,
+)

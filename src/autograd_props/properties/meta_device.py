@@ -1,0 +1,47 @@
+"""Property 'meta_device': shape propagation without values.
+
+On ``meta`` tensors the Function must give the reference's output shapes and dtypes, and its
+backward gradients with its inputs' shapes and dtypes.  A Function that cannot run on meta (it
+reads values, say) opts out with a reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from autograd_props.spec import FunctionSpec
+from autograd_props.properties.base import Property, draw_args_and_cotangents
+from autograd_props.harness import as_outputs, differentiable_indices, vjp
+
+
+def _meta(values):
+    return tuple(v.to("meta") if isinstance(v, torch.Tensor) else v for v in values)
+
+
+def check_meta_device(spec: FunctionSpec, *, args: tuple[Any, ...], cotangents: tuple[torch.Tensor, ...]) -> list[float]:
+    which = differentiable_indices(args)
+    meta_args, meta_cots = _meta(args), _meta(cotangents)
+    outs, grads = vjp(spec.function, meta_args, which, meta_cots, what=spec.name)
+    ref = as_outputs(spec.reference(*meta_args), what="reference")
+    for k, (o, r) in enumerate(zip(outs, ref)):
+        if o.device.type != "meta" or o.shape != r.shape or o.dtype != r.dtype:
+            raise AssertionError(
+                f"{spec.name} output {k} on meta: {tuple(o.shape)} {o.dtype} on {o.device}; reference gives {tuple(r.shape)} {r.dtype}"
+            )
+    if len(outs) != len(ref):
+        raise AssertionError(f"{spec.name}: {len(outs)} outputs on meta, reference gives {len(ref)}")
+    for i, g in zip(which, grads):
+        x = meta_args[i]
+        if g.device.type != "meta" or g.shape != x.shape or g.dtype != x.dtype:
+            raise AssertionError(f"{spec.name} gradient of argument {i} on meta: {tuple(g.shape)} {g.dtype}; input is {tuple(x.shape)} {x.dtype}")
+    return []
+
+
+PROPERTY = Property(
+    name="meta_device",
+    summary="on meta tensors, output and gradient shapes and dtypes match the reference's",
+    check=check_meta_device,
+    draw=draw_args_and_cotangents,
+)

@@ -1,0 +1,61 @@
+"""Property 'saved_tensor_hygiene': tensors backward needs are saved with save_for_backward.
+
+After forward, each input is modified in place.  Autograd's version counter must then make
+backward raise, or backward must give the unmodified result (it saved something else, such as
+its output).  A silently different gradient means a tensor was kept on ctx as an attribute.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from autograd_props.spec import FunctionSpec
+from autograd_props.properties.base import Property, draw_args_and_cotangents
+from autograd_props.harness import as_outputs, differentiable_indices, grads_of, vjp, with_grad
+
+VERSION_COUNTER_ERROR = "modified by an inplace operation"
+
+
+def check_saved_tensor_hygiene(
+    spec: FunctionSpec, *, args: tuple[Any, ...], cotangents: tuple[torch.Tensor, ...]
+) -> str:
+    """Returns 'raised' or 'unchanged' (both fine); raises AssertionError on a changed gradient."""
+    which = differentiable_indices(args)
+    if not which:
+        return "no differentiable inputs"
+    _, expected = vjp(spec.function, args, which, cotangents, what=spec.name)
+    leaves = with_grad(args, which)
+    # Non-leaf copies, so they may be modified in place while part of the graph.
+    inputs = [leaves[i] * 1 if i in which else a for i, a in enumerate(leaves)]
+    outs = as_outputs(spec.function(*inputs), what=spec.name)
+    with torch.no_grad():
+        for i in which:
+            inputs[i].mul_(2).add_(1)
+    if not any(o.requires_grad for o in outs):
+        return "no output requires grad"
+    try:
+        grads = grads_of(outs, [leaves[i] for i in which], cotangents)
+    except RuntimeError as exc:
+        if VERSION_COUNTER_ERROR in str(exc):
+            return "raised"
+        raise
+    for i, g, e in zip(which, grads, expected):
+        g = torch.zeros_like(e) if g is None else g
+        if not torch.equal(g.nan_to_num(0.0), e.nan_to_num(0.0)):
+            diff = (g.double() - e.double()).abs().max().item()
+            raise AssertionError(
+                f"{spec.name}: after its inputs were modified in place, backward silently gave a different "
+                f"gradient for argument {i} (max difference {diff:.3g}) instead of raising autograd's "
+                f"version-counter error: a tensor backward uses is kept on ctx instead of save_for_backward"
+            )
+    return "unchanged"
+
+
+PROPERTY = Property(
+    name="saved_tensor_hygiene",
+    summary="after an input is modified in place, backward raises autograd's error or gives the unmodified result",
+    check=check_saved_tensor_hygiene,
+    draw=draw_args_and_cotangents,
+)

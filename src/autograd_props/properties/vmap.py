@@ -1,0 +1,154 @@
+"""Property 'vmap': torch.func transforms through the Function.
+
+A Function that claims vmap (``generate_vmap_rule = True`` or a ``vmap`` staticmethod) must give
+under ``torch.func.vmap`` what a Python loop over the samples gives, and ``jacrev`` through it
+must match the reference's.  ``torch.func.vjp`` and ``torch.func.grad`` need no vmap rule and are
+checked for every Function.  A Function without a vmap rule must raise under vmap.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from hypothesis import strategies as st
+
+from autograd_props.spec import FunctionSpec
+from autograd_props.cell import Cell
+from autograd_props.results import Verdict
+from autograd_props.properties.base import Property, draw_args, draw_cotangents
+from autograd_props.harness import as_outputs, differentiable_indices, float64_args, of_inputs
+from autograd_props.oracles import assert_matches_truth, assert_same_result, jacobian_magnitudes
+
+MAX_BATCH = 3
+
+
+def _sample(args, batched: dict[int, torch.Tensor], k: int) -> tuple[Any, ...]:
+    return tuple(batched[i][k] if i in batched else a for i, a in enumerate(args))
+
+
+def check_vmap(
+    spec: FunctionSpec,
+    *,
+    args: tuple[Any, ...],
+    batched: dict[int, torch.Tensor],
+    cotangents: tuple[torch.Tensor, ...],
+) -> list[float]:
+    """``batched`` maps argument positions to a stack of samples along dim 0; others are shared."""
+    which = differentiable_indices(args)
+    margins = []
+    if which:
+        margins += _check_func_vjp_and_grad(spec, args, which, cotangents)
+    if not batched:
+        return margins
+    in_dims = tuple(0 if i in batched else None for i in range(len(args)))
+    vmapped_args = tuple(batched.get(i, a) for i, a in enumerate(args))
+    if not spec.claims_vmap:
+        try:
+            torch.func.vmap(spec.function, in_dims=in_dims)(*vmapped_args)
+        except (RuntimeError, NotImplementedError):
+            return Verdict(tuple(margins), ("no vmap rule: vmap raised as it must",))
+        raise AssertionError(f"{spec.name}: {spec.function_class.__name__} has no vmap rule, yet vmap returned a result")
+    def as_tuple(*a):
+        return as_outputs(spec.function(*a), what=spec.name)
+
+    got = torch.func.vmap(as_tuple, in_dims=in_dims)(*vmapped_args)
+    size = next(iter(batched.values())).shape[0]
+    for k in range(size):
+        sample = _sample(args, batched, k)
+        expected = of_inputs(spec.function, sample, ())()
+        magnitudes = jacobian_magnitudes(spec.reference, sample, differentiable_indices(sample)).forward
+        for j, (e, m) in enumerate(zip(expected, magnitudes)):
+            margins.append(
+                assert_same_result(
+                    got[j][k], e, m, tolerance=spec.tolerance(e.dtype), what=f"{spec.name} vmap output {j}, sample {k}"
+                ).margin
+            )
+    if which and all(args[i].numel() for i in which):
+        margins += _check_jacrev(spec, args, which)  # jacrev cannot reshape zero-size Jacobians
+    return margins
+
+
+def _check_func_vjp_and_grad(spec, args, which, cotangents) -> list[float]:
+    primals = tuple(args[i] for i in which)
+    args64 = float64_args(args)
+    magnitudes = jacobian_magnitudes(spec.reference, args, which, cotangents).vjp
+    tolerance = spec.tolerance(primals[0].dtype)
+
+    def vjp_of(fn, a, cots):
+        _, pullback = torch.func.vjp(of_inputs(fn, a, which), *(a[i] for i in which))
+        return pullback(tuple(cots))
+
+    def grad_of(fn, a, cots):
+        def scalar(*xs):
+            return sum((o * c).sum() for o, c in zip(of_inputs(fn, a, which)(*xs), cots))
+
+        return torch.func.grad(scalar, argnums=tuple(range(len(which))))(*(a[i] for i in which))
+
+    margins = []
+    for name, transform in (("torch.func.vjp", vjp_of), ("torch.func.grad", grad_of)):
+        got = transform(spec.function, args, cotangents)
+        native = transform(spec.reference, args, cotangents)
+        truth = transform(spec.reference, args64, float64_args(cotangents))
+        for i, g, n, t, m in zip(which, got, native, truth, magnitudes):
+            margins.append(
+                assert_matches_truth(g, n, t, m, tolerance=tolerance, what=f"{spec.name} {name} of argument {i}").margin
+            )
+    return margins
+
+
+def _check_jacrev(spec, args, which) -> list[float]:
+    primals = tuple(args[i] for i in which)
+    argnums = tuple(range(len(which)))
+    got = torch.func.jacrev(of_inputs(spec.function, args, which), argnums=argnums)(*primals)
+    native = torch.func.jacrev(of_inputs(spec.reference, args, which), argnums=argnums)(*primals)
+    args64 = float64_args(args)
+    truth = torch.func.jacrev(of_inputs(spec.reference, args64, which), argnums=argnums)(*(args64[i] for i in which))
+    tolerance = spec.tolerance(primals[0].dtype)
+    margins = []
+    for k in range(len(got)):
+        for j in range(len(which)):
+            # Each Jacobian entry is a single derivative: its own magnitude is the right scale.
+            magnitude = truth[k][j].abs()
+            margins.append(
+                assert_matches_truth(
+                    got[k][j], native[k][j], truth[k][j], magnitude, tolerance=tolerance,
+                    what=f"{spec.name} jacrev block (output {k}, argument {which[j]})",
+                ).margin
+            )
+    return margins
+
+
+def rolled(x: torch.Tensor, shift: int) -> torch.Tensor:
+    """x's own values, cyclically shifted: another sample from the spec's domain, same shape."""
+    return x.reshape(-1).roll(shift).reshape(x.shape) if x.numel() else x
+
+
+@st.composite
+def batches(draw, args: tuple[Any, ...]) -> dict[int, torch.Tensor]:
+    """Stacks of samples for a non-empty random subset of the tensor arguments.
+
+    Samples are the drawn argument and rolls of its values, so they stay in the spec's domain
+    (a spec may bound values, as Exp does to stay finite) and share its shape.
+    """
+    positions = [i for i, a in enumerate(args) if isinstance(a, torch.Tensor)]
+    if not positions:
+        return {}
+    chosen = draw(st.sets(st.sampled_from(positions), min_size=1))
+    size = draw(st.integers(1, MAX_BATCH))
+    return {i: torch.stack([rolled(args[i], k) for k in range(size)]) for i in sorted(chosen)}
+
+
+def _draw(cell: Cell, data: st.DataObject) -> dict[str, Any]:
+    args = draw_args(cell, data)
+    batched = data.draw(batches(args), label="batched")
+    return {"args": args, "batched": batched, "cotangents": draw_cotangents(cell, data, args)}
+
+
+PROPERTY = Property(
+    name="vmap",
+    summary="with a vmap rule: torch.func.vmap matches a loop over samples and jacrev matches the reference; "
+    "without one: vmap must raise.  torch.func.vjp and torch.func.grad are checked for every Function",
+    check=check_vmap,
+    draw=_draw,
+)

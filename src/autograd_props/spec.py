@@ -1,0 +1,217 @@
+"""FunctionSpec: the one declarative entry that describes a custom autograd Function.
+
+A spec names the Function under test, a reference written in native differentiable torch ops,
+and a Hypothesis strategy for its positional arguments.  Every property of the registry
+(``autograd_props.properties``) runs over every spec; a spec opts out of a property only by
+naming it and giving a reason (the registry checks the name when the spec is loaded).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import sys
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+import torch
+from hypothesis.strategies import SearchStrategy
+
+__all__ = ["FunctionSpec", "FLOATING_DTYPES", "DEFAULT_TOLERANCES", "SpecError", "Tolerance"]
+
+FLOATING_DTYPES: tuple[torch.dtype, ...] = (
+    torch.float64,
+    torch.float32,
+    torch.float16,
+    torch.bfloat16,
+)
+
+Tolerance = tuple[float, float]  # (rtol, atol)
+
+
+class SpecError(ValueError):
+    """A FunctionSpec field holds a value the suite cannot use."""
+
+
+def _frozen(mapping: Mapping | None) -> Mapping:
+    return MappingProxyType(dict(mapping or {}))
+
+
+@dataclasses.dataclass(frozen=True)
+class FunctionSpec:
+    """How to check one custom ``torch.autograd.Function``.
+
+    Required:
+        name: unique; it appears in every test id that concerns this spec.
+        function: the callable under test, usually ``MyFunction.apply``.
+        reference: the same math in native differentiable torch ops, same signature.
+        args: ``args(dtype, device)`` returns a Hypothesis strategy of positional-argument tuples.
+            Tensors come plain (no ``requires_grad``); the suite decides which require grad.
+
+    Optional:
+        dtypes: floating dtypes the Function supports (default: float64, float32, float16,
+            bfloat16).  float64 is required unless the spec opts out of the finite-difference
+            property, because that oracle runs in float64.
+        tolerances: per-dtype ``(rtol, atol)`` overrides of torch.testing's defaults.
+        surrogate_gradient: a reason, when the backward is intentionally not the derivative of
+            the forward (gradient reversal, straight-through).  Finite-difference properties are
+            then skipped visibly with this reason; the reference must express the same surrogate.
+        opt_outs: ``{property name: reason}``; every other property applies.
+        function_class: the ``torch.autograd.Function`` subclass, when ``function`` is a wrapper
+            rather than ``Cls.apply`` (capabilities such as ``jvp`` are read from it).
+
+    Example::
+
+        FunctionSpec(name="square", function=Square.apply, reference=torch.square,
+                     args=lambda dtype, device: tensors(dtype=dtype, device=device).map(lambda t: (t,)))
+    """
+
+    name: str
+    function: Callable[..., Any]
+    reference: Callable[..., Any]
+    args: Callable[[torch.dtype, torch.device], SearchStrategy[tuple]]
+    dtypes: tuple[torch.dtype, ...] = FLOATING_DTYPES
+    tolerances: Mapping[torch.dtype, Tolerance] = dataclasses.field(default_factory=dict)
+    surrogate_gradient: str | None = None
+    opt_outs: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    function_class: type[torch.autograd.Function] | None = None
+
+    def __post_init__(self) -> None:
+        _validate(self)
+        # Where the spec was written, so a reproducer can import it again (not a field: two
+        # specs that differ only in where they were built are the same spec).
+        object.__setattr__(self, "_module", _calling_module())
+        # Freeze the mappings so a spec cannot be changed behind the suite's back.
+        object.__setattr__(self, "dtypes", tuple(self.dtypes))
+        object.__setattr__(self, "tolerances", _frozen(self.tolerances))
+        object.__setattr__(self, "opt_outs", _frozen(self.opt_outs))
+        if self.function_class is None:
+            object.__setattr__(self, "function_class", self.function.__self__)
+
+    @property
+    def module(self) -> str | None:
+        """The module whose code built this spec (``__main__`` for a script), when known."""
+        return self._module
+
+    @property
+    def claims_forward_ad(self) -> bool:
+        """A ``jvp`` override claims forward-mode AD."""
+        return self.function_class.jvp is not torch.autograd.Function.jvp
+
+    @property
+    def claims_vmap(self) -> bool:
+        """``generate_vmap_rule = True`` or a ``vmap`` override claims vmap support."""
+        cls = self.function_class
+        return bool(getattr(cls, "generate_vmap_rule", False)) or cls.vmap is not torch.autograd.Function.vmap
+
+    @property
+    def claims_double_backward(self) -> bool:
+        """A backward decorated with ``once_differentiable`` disclaims double backward."""
+        cls = self.function_class
+        name = "vjp" if cls.vjp is not torch.autograd.Function.vjp else "backward"
+        code = getattr(getattr(cls, name), "__code__", None)
+        return not (code is not None and code.co_name == "wrapper" and code.co_filename == _ONCE_DIFFERENTIABLE_FILE)
+
+    def tolerance(self, dtype: torch.dtype) -> Tolerance:
+        """(rtol, atol) for dtype: the spec's override or torch.testing's default."""
+        if dtype in self.tolerances:
+            return self.tolerances[dtype]
+        return DEFAULT_TOLERANCES[dtype]
+
+
+def _calling_module() -> str | None:
+    """The first module up the stack that is neither this one nor ``dataclasses`` (``replace``)."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        name = frame.f_globals.get("__name__")
+        if name not in (__name__, "dataclasses"):
+            return name
+        frame = frame.f_back
+    return None
+
+
+# once_differentiable wraps backward in a function named "wrapper" defined in this file.
+_ONCE_DIFFERENTIABLE_FILE = torch.autograd.function.once_differentiable.__code__.co_filename
+
+# torch.testing.assert_close's defaults, written out because they are not public API.
+DEFAULT_TOLERANCES: Mapping[torch.dtype, Tolerance] = MappingProxyType(
+    {
+        torch.float64: (1e-7, 1e-7),
+        torch.float32: (1.3e-6, 1e-5),
+        torch.float16: (1e-3, 1e-5),
+        torch.bfloat16: (1.6e-2, 1e-5),
+    }
+)
+
+
+def fail(spec_name: object, field: str, value: object, why: str) -> None:
+    """Raise the SpecError that names the spec, the field and its value."""
+    raise SpecError(f"FunctionSpec {spec_name!r}: field {field!r} = {value!r}: {why}")
+
+
+def _validate(spec: FunctionSpec) -> None:
+    name = spec.name
+    if not isinstance(name, str) or not name or not name.replace("_", "").replace("-", "").isalnum():
+        fail(name, "name", name, "must be a non-empty string of letters, digits, '-' and '_'")
+    for field in ("function", "reference", "args"):
+        if not callable(getattr(spec, field)):
+            fail(name, field, getattr(spec, field), "must be callable")
+    _validate_args_signature(spec)
+    _validate_function_class(spec)
+    dtypes = spec.dtypes
+    if isinstance(dtypes, torch.dtype) or not isinstance(dtypes, (tuple, list)) or not dtypes:
+        fail(name, "dtypes", dtypes, "must be a non-empty tuple of floating torch dtypes")
+    for dtype in dtypes:
+        if dtype not in FLOATING_DTYPES:
+            fail(name, "dtypes", dtypes, f"{dtype!r} is not one of {FLOATING_DTYPES}")
+    if len(set(dtypes)) != len(dtypes):
+        fail(name, "dtypes", dtypes, "lists a dtype twice")
+    if not isinstance(spec.tolerances, Mapping):
+        fail(name, "tolerances", spec.tolerances, "must map dtype -> (rtol, atol)")
+    for dtype, tol in spec.tolerances.items():
+        if dtype not in FLOATING_DTYPES:
+            fail(name, "tolerances", dict(spec.tolerances), f"key {dtype!r} is not a floating dtype")
+        if (
+            not isinstance(tol, tuple)
+            or len(tol) != 2
+            or not all(isinstance(t, (int, float)) and t >= 0 for t in tol)
+        ):
+            fail(name, "tolerances", dict(spec.tolerances), f"value {tol!r} for {dtype} must be (rtol >= 0, atol >= 0)")
+    if spec.surrogate_gradient is not None and (
+        not isinstance(spec.surrogate_gradient, str) or not spec.surrogate_gradient.strip()
+    ):
+        fail(name, "surrogate_gradient", spec.surrogate_gradient, "must be None or a non-empty reason")
+    if not isinstance(spec.opt_outs, Mapping):
+        fail(name, "opt_outs", spec.opt_outs, "must map property name -> reason")
+    for prop, reason in spec.opt_outs.items():
+        if not isinstance(prop, str):
+            fail(name, "opt_outs", dict(spec.opt_outs), f"key {prop!r} is not a property name")
+        if not isinstance(reason, str) or not reason.strip():
+            fail(name, "opt_outs", dict(spec.opt_outs), f"opt-out of {prop!r} needs a non-empty reason")
+    if torch.float64 not in dtypes and "vjp_finite_differences" not in spec.opt_outs and not spec.surrogate_gradient:
+        fail(name, "dtypes", dtypes, "float64 is needed by the finite-difference oracle; add it or opt out of 'vjp_finite_differences'")
+
+
+def _validate_args_signature(spec: FunctionSpec) -> None:
+    try:
+        inspect.signature(spec.args).bind(torch.float64, torch.device("cpu"))
+    except TypeError:
+        fail(spec.name, "args", spec.args, "must accept (dtype, device) and return a strategy of tuples")
+    except ValueError:  # builtins without a signature: accept and let the first draw tell
+        pass
+
+
+def _validate_function_class(spec: FunctionSpec) -> None:
+    cls = spec.function_class
+    if cls is None:
+        cls = getattr(spec.function, "__self__", None)
+        if not (isinstance(cls, type) and issubclass(cls, torch.autograd.Function)):
+            fail(
+                spec.name,
+                "function",
+                spec.function,
+                "is not a Function's .apply; pass function_class= naming the torch.autograd.Function subclass",
+            )
+    elif not (isinstance(cls, type) and issubclass(cls, torch.autograd.Function)):
+        fail(spec.name, "function_class", cls, "must be a torch.autograd.Function subclass")

@@ -1,0 +1,149 @@
+"""Hypothesis strategies for tensors: shapes, dtypes, devices and element values.
+
+Shapes come from ``hypothesis.extra.numpy`` and tensors from its ``arrays`` (so they shrink
+element-wise); bfloat16, which numpy lacks, is drawn as float32 within bfloat16's range and
+rounded on conversion.  Tensors stay small (tens of elements) so the gate is fast.
+"""
+
+from __future__ import annotations
+
+import math
+
+import hypothesis.extra.numpy as hnp
+import numpy as np
+import torch
+from hypothesis import strategies as st
+
+__all__ = [
+    "broadcastable_shapes",
+    "cotangents_like",
+    "elements",
+    "safe_max_abs",
+    "shapes",
+    "tensors",
+]
+
+_NUMPY_DTYPE = {
+    torch.float64: np.float64,
+    torch.float32: np.float32,
+    torch.float16: np.float16,
+    torch.bfloat16: np.float32,  # rounded to bfloat16 when converted
+}
+_WIDTH = {torch.float64: 64, torch.float32: 32, torch.float16: 16, torch.bfloat16: 32}
+
+MAX_SIDE = 5
+MAX_DIMS = 3
+
+
+def _representable(value: float, dtype: torch.dtype) -> float:
+    """The largest value of dtype not above ``value`` (strategy bounds must be exact in width)."""
+    rounded = float(torch.tensor(value, dtype=torch.float64).to(dtype))
+    if rounded > value:
+        rounded = float(_toward_zero(torch.tensor(rounded, dtype=dtype)))
+    return rounded
+
+
+def _toward_zero(x: torch.Tensor) -> torch.Tensor:
+    """``torch.nextafter(x, 0)`` for a nonzero scalar.  16-bit floats step their bit pattern, since
+    torch 2.1 has no CPU nextafter kernel for float16 (a float's magnitude is monotone in its bits)."""
+    if x.element_size() == 2:
+        return (x.view(torch.int16) - 1).view(x.dtype)
+    return torch.nextafter(x, torch.zeros_like(x))
+
+
+def safe_max_abs(dtype: torch.dtype) -> float:
+    """Default largest magnitude: big, yet a product of two such values stays finite in dtype."""
+    return min(1e4, math.sqrt(torch.finfo(dtype).max) / 4)
+
+
+def large_threshold(max_abs: float) -> float:
+    """Where the large-magnitude regime starts for a given bound."""
+    return min(100.0, max_abs / 2)
+
+
+def elements(
+    dtype: torch.dtype,
+    *,
+    max_abs: float | None = None,
+    min_abs: float = 0.0,
+    allow_zero: bool = True,
+) -> st.SearchStrategy[float]:
+    """Finite values for ``dtype``: ordinary ones, exact zeros, and small and large magnitudes.
+
+    ``max_abs`` bounds the magnitude (default :func:`safe_max_abs`, so float16 does not overflow
+    unless asked); ``min_abs`` keeps values away from zero (for example, away from a pole).
+    """
+    if dtype not in _NUMPY_DTYPE:
+        raise ValueError(f"elements: dtype={dtype!r} is not a floating dtype this suite draws")
+    max_abs = safe_max_abs(dtype) if max_abs is None else max_abs
+    if not (0 <= min_abs < max_abs):
+        raise ValueError(f"elements: need 0 <= min_abs < max_abs, got min_abs={min_abs!r}, max_abs={max_abs!r}")
+    width = _WIDTH[dtype]
+    top = _representable(max_abs, dtype)
+    tiny = max(float(torch.finfo(dtype).tiny), min_abs)
+
+    def magnitudes(low: float, high: float) -> st.SearchStrategy[float]:
+        low, high = max(low, tiny), _representable(min(high, top), dtype)
+        if low > high:
+            return st.nothing()
+        low = -_representable(-low, dtype)  # round the lower bound up
+        if low > high:
+            return st.nothing()
+        positive = st.floats(low, high, width=width)
+        return st.one_of(positive, positive.map(lambda v: -v))
+
+    parts = [magnitudes(tiny, min(10.0, top)), magnitudes(tiny, 1e-2), magnitudes(large_threshold(top), top)]
+    if allow_zero and min_abs == 0:
+        parts.insert(1, st.just(0.0))
+    return st.one_of(*parts)
+
+
+def shapes(
+    *, min_dims: int = 0, max_dims: int = MAX_DIMS, min_side: int = 0, max_side: int = MAX_SIDE
+) -> st.SearchStrategy[tuple[int, ...]]:
+    """Shapes including 0-d (``()``) and zero-size (a side of 0) by default."""
+    return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side)
+
+
+def broadcastable_shapes(
+    num_shapes: int, *, min_dims: int = 0, max_dims: int = MAX_DIMS, min_side: int = 0, max_side: int = MAX_SIDE
+) -> st.SearchStrategy[tuple[tuple[int, ...], ...]]:
+    """``num_shapes`` shapes that broadcast together (their input_shapes)."""
+    return hnp.mutually_broadcastable_shapes(
+        num_shapes=num_shapes, min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side
+    ).map(lambda result: result.input_shapes)
+
+
+def tensors(
+    *,
+    dtype: torch.dtype,
+    device: torch.device | str,
+    shape: tuple[int, ...] | st.SearchStrategy[tuple[int, ...]] | None = None,
+    elements_strategy: st.SearchStrategy[float] | None = None,
+) -> st.SearchStrategy[torch.Tensor]:
+    """Plain (no requires_grad) contiguous tensors of ``dtype`` on ``device``.
+
+    >>> tensors(dtype=torch.float16, device="cpu", shape=(2, 3)).example().shape
+    torch.Size([2, 3])
+    """
+    if dtype not in _NUMPY_DTYPE:
+        raise ValueError(f"tensors: dtype={dtype!r} is not one of {tuple(_NUMPY_DTYPE)}")
+    shape = shapes() if shape is None else shape
+    values = elements(dtype) if elements_strategy is None else elements_strategy
+    arrays = hnp.arrays(_NUMPY_DTYPE[dtype], shape, elements=values)
+    return arrays.map(lambda a: torch.from_numpy(np.array(a)).to(device=device, dtype=dtype))
+
+
+def cotangents_like(outputs: tuple[torch.Tensor, ...]) -> st.SearchStrategy[tuple[torch.Tensor, ...]]:
+    """Cotangents (grad_outputs) for each output: moderate values, exact zeros included."""
+    return st.tuples(
+        *(
+            tensors(
+                dtype=out.dtype,
+                device=out.device,
+                shape=tuple(out.shape),
+                elements_strategy=elements(out.dtype, max_abs=4.0),
+            )
+            for out in outputs
+        )
+    )
