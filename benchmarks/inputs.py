@@ -30,7 +30,8 @@ from typing import Any
 
 import torch
 
-from funcs import SPECS, FunctionSpec
+from autograd_props import FunctionSpec
+from funcs import SPECS
 
 __all__ = ["BUILDERS", "EXTRA_REFERENCES", "BenchInput", "bench_input", "builtin_specs", "largest_divisor_at_most"]
 

@@ -3,7 +3,7 @@
 All on the same Function and the same float64 CPU input, at 10 to 100000 elements:
 
 * ``oracle``: one example of the gate's finite-difference check, exactly as the property
-  ``vjp_finite_differences`` runs it (``properties.test_backward.check_vjp_finite_differences``):
+  ``vjp_finite_differences`` runs it (``finite_difference_result`` and its ``check``):
   one backward for ``(J^T u) . v``, the reference's dense float64 Jacobian
   (``jacobian_magnitudes``: the sensitivities ``|J|^T |u|`` the tolerance is built from), then
   ``finite_difference_slope`` (five float64 forward calls, Richardson extrapolation, the kink
@@ -29,14 +29,9 @@ import pytest
 import torch
 
 from benchmarks.inputs import BenchInput, bench_input
-from funcs import FunctionSpec
-from properties.harness import vjp
-from properties.oracles import (
-    FiniteDifferenceResult,
-    finite_difference_slope,
-    jacobian_magnitudes,
-)
-from properties.test_backward import check_vjp_finite_differences
+from autograd_props import FunctionSpec
+from autograd_props.oracles import FiniteDifferenceResult, jacobian_magnitudes
+from autograd_props.properties.vjp_finite_differences import finite_difference_result
 
 DTYPE = torch.float64
 CHECK_IMPLS = ("oracle", "oracle-fd", "gradcheck-fast", "gradcheck-slow")
@@ -59,20 +54,6 @@ def _example(spec: FunctionSpec, numel: int) -> tuple[BenchInput, tuple[torch.Te
     cotangents = (torch.randn(out.shape, generator=generator, dtype=DTYPE),)
     directions = tuple(torch.randn(inp.args[i].shape, generator=generator, dtype=DTYPE) for i in inp.which)
     return inp, cotangents, directions
-
-
-def fd_oracle(spec: FunctionSpec, args: tuple[Any, ...], which: tuple[int, ...], cotangents, directions, sensitivities) -> FiniteDifferenceResult:
-    """The finite-difference part of the gate's check, given the example's sensitivities.
-
-    The same steps as ``check_vjp_finite_differences`` after its ``jacobian_magnitudes`` call.
-    A sample with a kink within 2h (relu with many elements near 0) is not smooth: the gate
-    leaves it to the native oracle, and the result says so; it costs the same to find out.
-    """
-    _, grads = vjp(spec.function, args, which, cotangents, what=spec.name)
-    analytic = sum(float((g * v).sum()) for g, v in zip(grads, directions))
-    result = finite_difference_slope(spec.function, args, which, cotangents, directions, analytic, sensitivities=sensitivities)
-    result.check(f"{spec.name}: (J^T u).v from backward")
-    return result
 
 
 def gradcheck_call(spec: FunctionSpec, inp: BenchInput, *, fast_mode: bool):
@@ -101,11 +82,15 @@ def test_check_cost(benchmark, spec: FunctionSpec, impl: str, check_numel: int) 
     benchmark.extra_info.update(
         function=spec.name, impl=impl, numel=check_numel, measure="check", device="cpu", dtype="float64", shape=inp.shape
     )
-    if impl == "oracle":
-        call = lambda: check_vjp_finite_differences(spec, args=inp.args, cotangents=cotangents, directions=directions)
-    elif impl == "oracle-fd":
-        sensitivities = jacobian_magnitudes(spec.reference, inp.args, inp.which, cotangents).vjp
-        call = lambda: fd_oracle(spec, inp.args, inp.which, cotangents, directions, sensitivities)
+    if impl in ("oracle", "oracle-fd"):
+        # oracle-fd: the finite differences alone, the example's sensitivities computed untimed
+        given = jacobian_magnitudes(spec.reference, inp.args, inp.which, cotangents).vjp if impl == "oracle-fd" else None
+
+        def call() -> FiniteDifferenceResult:
+            result = finite_difference_result(spec, inp.args, cotangents, directions, sensitivities=given)
+            result.check(f"{spec.name}: (J^T u).v from backward")
+            return result
+
     else:
         call = gradcheck_call(spec, inp, fast_mode=impl == "gradcheck-fast")
     rounds = SLOW_ROUNDS.get(check_numel) if impl == "gradcheck-slow" else None

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from benchmarks.inputs import EXTRA_REFERENCES, BenchInput, bench_input
-from funcs import FunctionSpec
+from autograd_props import FunctionSpec
 
 DTYPE = torch.float32
 

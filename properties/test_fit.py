@@ -33,16 +33,14 @@ from hypothesis import strategies as st
 
 from funcs import fit
 from funcs.fit import Diverged, FitResult, hessian_eigenvalues, least_squares, main, make_data, train
-from properties.strategies import available_devices
+from autograd_props import DEFAULT_TOLERANCES, available_devices
 
 DEVICES = available_devices()
-DTYPES = (torch.float32, torch.float64)
+DTYPES = tuple(fit.DTYPES.values())
 MAX_EPOCHS = 2000  # cap for the convergence property; ill-conditioned draws get a looser (still derived) bound
 COMPARE_EPOCHS = 100  # epochs for the custom-vs-native comparison
 STANDARD_ERRORS = 5.0  # a two-sided 5-sigma miss has probability 5.7e-7 per coefficient per example
 
-# torch.testing.assert_close's per-dtype defaults (rtol, atol)
-DEFAULT_TOLERANCE = {torch.float32: (1.3e-6, 1e-5), torch.float64: (1e-7, 1e-7)}
 
 seeds = st.integers(min_value=0, max_value=2**32 - 1)
 point_counts = st.integers(min_value=3, max_value=300)
@@ -238,7 +236,7 @@ def test_fit_custom_matches_native(device, seed, num, noise, dtype, lr_fraction)
         assert custom.epoch == native.epoch, f"diverged at epoch {custom.epoch} (custom) vs {native.epoch} (native)"
         assert lr_fraction > 1.0, f"diverged below the stability bound (lr = {lr_fraction} x 2/lambda_max)"
         custom, native = custom.result, native.result
-    rtol, atol = DEFAULT_TOLERANCE[dtype]
+    rtol, atol = DEFAULT_TOLERANCES[dtype]
     atols = _comparison_atols(x, y, native, atol)
     for name, c in _series(custom).items():
         n = _series(native)[name]
@@ -337,7 +335,7 @@ def test_fit_seed_case(seed_runs):
     custom, native = seed_runs["custom"], seed_runs["native"]
     assert abs(custom.w - 5.0) <= 0.25 and abs(custom.b - 30.0) <= 0.1, (custom.w, custom.b)
     assert abs(custom.w - w_ls) <= 1e-2 and abs(custom.b - b_ls) <= 1e-2, (custom.w, custom.b, w_ls, b_ls)
-    rtol, atol = DEFAULT_TOLERANCE[torch.float32]
+    rtol, atol = DEFAULT_TOLERANCES[torch.float32]
     atols = _comparison_atols(x, y, native, atol)
     for name, c in _series(custom).items():
         torch.testing.assert_close(c, _series(native)[name], rtol=rtol, atol=atols[name])

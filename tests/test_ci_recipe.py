@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from properties.meta.gate_runner import ROOT
+from tests.corpus.gate_runner import ROOT
 
 yaml = pytest.importorskip("yaml", reason="PyYAML (in the test extra) parses the workflow")
 
@@ -59,7 +59,7 @@ def test_each_job_runs_its_env_on_the_matching_python(job):
 
 
 def test_the_steps_run_tox_under_the_ci_profile_and_upload_the_report(job):
-    assert str(job["env"]["CI"]).lower() == "true"  # conftest loads the ci profile whenever CI is set
+    assert str(job["env"]["CI"]).lower() == "true"  # the gate uses autograd-props-ci whenever CI is set
     steps = job["steps"]
     setup = next(s for s in steps if str(s.get("uses", "")).startswith("actions/setup-python@"))
     assert setup["with"]["python-version"] == "${{ matrix.python }}"

@@ -6,16 +6,16 @@ import pytest
 import torch
 
 from funcs import SPECS as BUILT_IN
-from properties.meta import soak
-from properties.meta.corpus_table import MutantRow, property_filter, render
-from properties.meta.gradcheck_anchor import (
+from tools import soak
+from tools.corpus_table import MutantRow, property_filter, render
+from tests.corpus.gradcheck_anchor import (
     MODES,
     GradcheckOutcome,
     fixed_inputs,
     run_gradcheck,
 )
-from properties.meta.mutants import MUTANTS
-from properties.meta.twins import TWINS
+from tests.corpus.mutants import MUTANTS
+from tests.corpus.twins import TWINS
 
 
 @pytest.mark.parametrize("name", list(TWINS))

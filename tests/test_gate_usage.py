@@ -5,30 +5,31 @@ from __future__ import annotations
 
 import pytest
 
-from properties.meta.gate_runner import run_gate
+from tests.corpus.gate_runner import run_gate
 
 pytestmark = pytest.mark.slow
 
 
 def test_correct_external_function_passes():
-    run = run_gate("properties.meta.softplus_correct")
+    run = run_gate("tests.corpus.softplus_correct")
     assert run.exit_code == 0, run.output[-3000:]
     assert not run.failed and "vjp_native" in run.passed
 
 
 def test_sign_flipped_backward_fails_with_a_shrunk_reproducer():
-    run = run_gate("properties.meta.softplus_sign_flipped", profile="ci")
+    run = run_gate("tests.corpus.softplus_sign_flipped", profile="ci")
     assert run.exit_code == 1
     assert {"vjp_native", "vjp_finite_differences"} <= run.failed <= {"vjp_native", "vjp_finite_differences", "double_backward", "vmap"}
     assert "Reproduce with:" in run.output
     # Shrunk to the simplest failing input: one scalar.
-    assert "check_vjp_native(spec,\n    args=(torch.tensor(1.0, dtype=torch.float64" in run.output
+    (cell,) = [c for c in run.cells if c["key"] == "vjp_native[softplus-float64-cpu]"]
+    assert "check_vjp_native(spec,\n    args=(torch.tensor(1.0, dtype=torch.float64" in cell["failures"][0]["reproducer"]
 
 
 def test_environment_variable_selects_the_specs():
-    run = run_gate("", env={"AUTOGRAD_PROPS_FUNCS": "properties.meta.softplus_correct"})
+    run = run_gate("", env={"AUTOGRAD_PROPS_FUNCS": "tests.corpus.softplus_correct"})
     assert run.exit_code == 0
-    assert "specs from 'properties.meta.softplus_correct': softplus" in run.output
+    assert "specs from 'tests.corpus.softplus_correct': softplus" in run.output
     assert {c["spec"] for c in run.cells} == {"softplus"}
 
 
@@ -37,7 +38,7 @@ def test_environment_variable_selects_the_specs():
     [
         ("no_such_module_xyz", "cannot import module 'no_such_module_xyz'"),
         ("funcs.square:NOPE", "has no attribute 'NOPE'"),
-        ("properties.meta.malformed_spec", "field 'opt_outs'"),
+        ("tests.corpus.malformed_spec", "field 'opt_outs'"),
     ],
 )
 def test_bad_spec_source_is_a_usage_error(funcs, message):
@@ -48,14 +49,14 @@ def test_bad_spec_source_is_a_usage_error(funcs, message):
 
 
 def test_function_that_raises_is_a_failing_property():
-    run = run_gate("properties.meta.raising_function")
+    run = run_gate("tests.corpus.raising_function")
     assert run.exit_code == 1
     assert "ValueError: backward exploded on purpose" in run.output
     assert "vjp_native" in run.failed and "forward" in run.passed
 
 
 def test_missing_device_is_a_skip_with_a_reason():
-    run = run_gate("funcs.square:SPEC", "--devices", "cpu,cuda", "-k", "forward")
+    run = run_gate("funcs.square:SPEC", "--devices", "cpu,cuda", "-m", "forward")
     assert run.exit_code == 0
     import torch
 
@@ -71,6 +72,6 @@ def test_unknown_device_is_a_usage_error():
 
 
 def test_report_header_and_files(tmp_path):
-    run = run_gate("funcs.square:SPEC", "-k", "forward")
+    run = run_gate("funcs.square:SPEC", "-m", "forward")
     assert "torch " in run.output and "hypothesis " in run.output and "python " in run.output
     assert all(c["examples"] > 0 for c in run.cells if c["outcome"] == "passed")

@@ -7,10 +7,10 @@ import dataclasses
 import pytest
 import torch
 
-from funcs import spec_named
+from autograd_props import spec_named
 from funcs.linear import Linear
-from properties.oracles import assert_matches_truth, finite_difference_slope, jacobian_magnitudes
-from properties.test_special_values import check_special_values
+from autograd_props.oracles import assert_matches_truth, finite_difference_slope, jacobian_magnitudes
+from autograd_props.properties.special_values import check_special_values
 
 
 def _slope(fn, x, analytic, u=1.0, v=1.0):

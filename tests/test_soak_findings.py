@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import torch
 
-from funcs import spec_named
-from properties.test_special_values import check_special_values
+from autograd_props import spec_named
+from autograd_props.properties.special_values import check_special_values
 
 
 def test_affine_reduces_before_multiplying_as_native_does():

@@ -7,8 +7,10 @@ import dataclasses
 import pytest
 import torch
 
-from funcs import SPECS, SpecSourceError, load_specs, spec_named
-from funcs.spec import PROPERTIES, SpecError
+from autograd_props import PROPERTY_NAMES, SpecError, SpecSourceError, load_specs, spec_named
+from autograd_props.plugin.session import specs_from
+from autograd_props.properties import REGISTRY, validate_opt_outs
+from funcs import SPECS
 from funcs.square import SPEC as SQUARE
 
 
@@ -32,7 +34,6 @@ def _replace(**changes):
         ({"dtypes": (torch.float64, torch.float64)}, "dtypes", "twice"),
         ({"tolerances": {torch.float32: (1e-3,)}}, "tolerances", "(0.001,)"),
         ({"tolerances": {torch.float32: (-1.0, 0.0)}}, "tolerances", "-1.0"),
-        ({"opt_outs": {"vjp_nativ": "typo"}}, "opt_outs", "'vjp_nativ'"),
         ({"opt_outs": {"vjp_native": "  "}}, "opt_outs", "non-empty reason"),
         ({"surrogate_gradient": ""}, "surrogate_gradient", "''"),
     ],
@@ -45,13 +46,21 @@ def test_malformed_spec_names_field_and_value(changes, field, value_text):
     assert value_text in message
 
 
+def test_an_opt_out_of_an_unknown_property_is_refused_when_the_spec_is_loaded():
+    spec = _replace(opt_outs={"vjp_nativ": "typo"})
+    with pytest.raises(SpecError, match="field 'opt_outs'.*unknown property 'vjp_nativ'"):
+        validate_opt_outs(spec)
+    with pytest.raises(SpecSourceError, match="field 'opt_outs'"):
+        specs_from(["tests.corpus.malformed_spec"])
+
+
 def test_opt_out_and_surrogate_skip_reasons():
     spec = _replace(opt_outs={"deterministic_backward": "uses atomics"}, surrogate_gradient="straight-through")
-    assert spec.skip_reason("deterministic_backward") == "opted out: uses atomics"
-    assert spec.skip_reason("vjp_finite_differences") == "surrogate gradient: straight-through"
-    assert spec.skip_reason("vjp_native") is None
-    with pytest.raises(SpecError, match="unknown property 'nope'"):
-        spec.skip_reason("nope")
+    f64 = torch.float64
+    assert REGISTRY["deterministic_backward"].skip(spec, f64).message == "opted-out: uses atomics"
+    assert REGISTRY["vjp_finite_differences"].skip(spec, f64).message == "opted-out: surrogate gradient: straight-through"
+    assert REGISTRY["vjp_native"].skip(spec, f64) is None
+    assert REGISTRY["double_backward"].skip(spec, torch.float16).outcome == "not-applicable"
 
 
 def test_float64_may_be_dropped_only_with_an_opt_out_of_finite_differences():
@@ -81,9 +90,8 @@ def test_builtin_specs_have_unique_names():
         ("no_such_module_xyz", "cannot import module 'no_such_module_xyz'"),
         ("funcs.square:NOPE", "has no attribute 'NOPE'"),
         ("funcs.square:Square", "not a FunctionSpec"),
-        ("funcs.spec:PROPERTIES", "PROPERTIES[0] is a str"),
-        ("properties.meta.malformed_spec", "field 'opt_outs'"),
-        ("properties.meta.mutants:MUTANTS", "MUTANTS[0] is a str"),
+        ("autograd_props.properties:PROPERTY_NAMES", "PROPERTY_NAMES[0] is a str"),
+        ("tests.corpus.mutants:MUTANTS", "MUTANTS[0] is a Mutant"),
         ("", "expected 'pkg.module'"),
     ],
 )
@@ -98,18 +106,15 @@ def test_load_specs_accepts_a_single_spec_and_the_default_attribute():
     assert spec_named("funcs", "affine").name == "affine"
 
 
-def test_property_names_match_the_tests_one_to_one():
-    import importlib
-    import pathlib
+def test_every_property_module_is_registered_under_its_own_name():
+    import pkgutil
 
-    found = []
-    for path in sorted(pathlib.Path(__file__).parents[1].glob("test_*.py")):
-        module = importlib.import_module(f"properties.{path.stem}")
-        for value in vars(module).values():
-            for mark in getattr(value, "pytestmark", []):
-                if mark.name == "autograd_property":
-                    found.append(mark.kwargs["name"])
-    assert sorted(found) == sorted(PROPERTIES)
+    import autograd_props.properties as package
+
+    modules = {m.name for m in pkgutil.iter_modules(package.__path__)} - {"base"}
+    assert modules == set(PROPERTY_NAMES)
+    for name, prop in REGISTRY.items():
+        assert prop.check.__module__ == f"autograd_props.properties.{name}"
 
 
 def test_duplicate_names_are_rejected(tmp_path, monkeypatch):

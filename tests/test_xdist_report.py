@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from properties.meta.gate_runner import run_gate
+from tests.corpus.gate_runner import run_gate
 
 pytestmark = pytest.mark.slow
 
 # Two specs (one with an opt-out), a few properties, a failing spec: every kind of cell.
-SELECT = ("-k", "test_forward_matches_reference or test_vjp_matches_native or test_special_values")
+SELECT = ("-m", "forward or vjp_native or special_values")
 
 
 def _cells(run) -> list[tuple]:
@@ -19,7 +19,7 @@ def _cells(run) -> list[tuple]:
     )
 
 
-@pytest.mark.parametrize("funcs", ["funcs.layernorm:SPEC", "properties.meta.softplus_sign_flipped"])
+@pytest.mark.parametrize("funcs", ["funcs.layernorm:SPEC", "tests.corpus.softplus_sign_flipped"])
 def test_parallel_run_writes_the_same_cells(funcs):
     serial = run_gate(funcs, *SELECT)  # the meta profile: derandomized, so both runs draw the same examples
     parallel = run_gate(funcs, *SELECT, "-n", "2")

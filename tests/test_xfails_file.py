@@ -1,23 +1,23 @@
 """--xfails-file and --skips-file: expected failures and skips of a user's specs, read from files.
 
 Each test runs the gate in a subprocess on the sign-flipped softplus (whose backward is wrong, so
-vjp_native and vjp_finite_differences fail), restricted with -k to those two properties and
-forward (which passes).
+vjp_native and vjp_finite_differences fail), restricted with -m to those two properties and
+forward (which passes).  Entries are cell keys, ``property[spec-dtype-device]``.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from properties.meta.gate_runner import run_gate
+from tests.corpus.gate_runner import run_gate
 
 pytestmark = pytest.mark.slow
 
-FLIPPED = "properties.meta.softplus_sign_flipped"
-ONLY = ("-k", "test_vjp_matches_native or test_vjp_matches_finite_differences or test_forward_matches_reference")
-NATIVE = "properties/test_backward.py::test_vjp_matches_native[softplus-*]"
-FINITE_DIFFERENCES = "properties/test_backward.py::test_vjp_matches_finite_differences"
-FORWARD = "properties/test_forward.py::test_forward_matches_reference[softplus-float64-cpu]"
+FLIPPED = "tests.corpus.softplus_sign_flipped"
+ONLY = ("-m", "vjp_native or vjp_finite_differences or forward")
+NATIVE = "vjp_native[softplus-*]"
+FINITE_DIFFERENCES = "vjp_finite_differences"
+FORWARD = "forward[softplus-float64-cpu]"
 
 
 def _file(tmp_path, text: str, name: str = "expected.txt") -> str:
@@ -42,7 +42,7 @@ def test_listing_every_failing_cell_makes_the_run_pass(tmp_path):
     native = _cells(run, "vjp_native")
     assert len(native) == 4 and all(c["outcome"] == "xfailed" for c in native)
     assert all(c["reason"] == f"--xfails-file {xfails}:2: sign error in backward, tracked as mypkg#12" for c in native)
-    assert all("Reproduce with:" in c["reproducer"] for c in native)
+    assert all("check_vjp_native(spec" in c["failures"][0]["reproducer"] for c in native)
     (finite,) = _cells(run, "vjp_finite_differences")
     assert finite["outcome"] == "xfailed" and finite["reason"].endswith(":4: the same bug seen by finite differences")
     assert all(c["outcome"] == "passed" for c in _cells(run, "forward"))
@@ -61,10 +61,10 @@ def test_an_unlisted_failure_still_fails_and_the_report_shows_both(tmp_path):
 def test_a_listed_test_that_passes_fails_strictly(tmp_path):
     # A fixed bug must show, so that its entry is removed rather than hiding the next regression.
     xfails = _file(tmp_path, f"{FORWARD}  # believed broken\n")
-    run = run_gate(FLIPPED, "-k", "test_forward_matches_reference", "--xfails-file", xfails)
+    run = run_gate(FLIPPED, "-m", "forward", "--xfails-file", xfails)
     assert run.exit_code == 1
     (cell,) = [c for c in _cells(run, "forward") if c["dtype"] == "float64"]
-    assert cell["outcome"] == "failed" and "[XPASS(strict)]" in cell["failure"]
+    assert cell["outcome"] == "failed" and "[XPASS(strict)]" in cell["output"]
 
 
 def test_skips_file_skips_with_its_reason(tmp_path):
@@ -80,11 +80,11 @@ def test_an_entry_that_matches_nothing_is_warned_about_once(tmp_path, workers):
     xfails = _file(
         tmp_path,
         f"{NATIVE}  # known\n{FINITE_DIFFERENCES}  # known\n"
-        "properties/test_backward.py::test_vjp_matches_native[no_such_spec-*]  # stale\n",
+        "vjp_native[no_such_spec-*]  # stale\n",
     )
     run = run_gate(FLIPPED, *ONLY, "--xfails-file", xfails, *workers)
     assert run.exit_code == 0, run.output[-3000:]
-    message = f"--xfails-file {xfails}:3: 'properties/test_backward.py::test_vjp_matches_native[no_such_spec-*]' matches no collected test"
+    message = f"--xfails-file {xfails}:3: 'vjp_native[no_such_spec-*]' matches no cell"
     assert run.output.count(message) == 1, run.output[-3000:]
     assert "StaleExpectationWarning" in run.output
 
@@ -92,9 +92,9 @@ def test_an_entry_that_matches_nothing_is_warned_about_once(tmp_path, workers):
 def test_an_entry_for_a_deselected_test_is_not_stale(tmp_path):
     # -k narrows the run; the entry still names a real test, so it is not reported as stale.
     xfails = _file(tmp_path, f"{NATIVE}  # known\n")
-    run = run_gate(FLIPPED, "-k", "test_forward_matches_reference", "--xfails-file", xfails)
+    run = run_gate(FLIPPED, "-m", "forward", "--xfails-file", xfails)
     assert run.exit_code == 0, run.output[-3000:]
-    assert "matches no collected test" not in run.output
+    assert "matches no cell" not in run.output
 
 
 @pytest.mark.parametrize(
@@ -110,7 +110,7 @@ def test_a_line_without_a_reason_is_a_usage_error(tmp_path, text, line, option):
     path = _file(tmp_path, text)
     run = run_gate(FLIPPED, *ONLY, option, path)
     assert run.exit_code == 4, run.output[-2000:]
-    assert f"{option} {path}:{line}:" in run.output and "expected one test id, then '#' and a reason" in run.output
+    assert f"{option} {path}:{line}:" in run.output and "expected one cell key, then '#' and a reason" in run.output
     assert "Traceback" not in run.output
 
 

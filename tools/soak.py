@@ -2,7 +2,7 @@
 seeds (the random ``dev`` profile).  Every Function here is correct, so every failure is a false
 alarm in an oracle or a strategy.
 
-    python -m properties.meta.soak [--runs 20] [--seeds 1,2,3] [--workers 2] [--out report/soak.json]
+    python -m tools.soak [--runs 20] [--seeds 1,2,3] [--workers 2] [--out report/soak.json]
 
 Exit status 1 if any run failed; each failure's seed replays it with ``--hypothesis-seed``.
 """
@@ -17,10 +17,10 @@ import time
 from pathlib import Path
 
 from funcs import SPECS as BUILT_IN
-from properties.meta.gate_runner import run_gate
-from properties.meta.twins import TWINS
+from tests.corpus.gate_runner import run_gate
+from tests.corpus.twins import TWINS
 
-# --funcs properties.meta.soak: built-ins first, then the twins that are not built in.
+# --funcs tools.soak: built-ins first, then the twins that are not built in.
 SPECS = [*BUILT_IN, *(twin for name, twin in TWINS.items() if name not in {s.name for s in BUILT_IN})]
 
 
@@ -32,7 +32,7 @@ def _seeds(text: str) -> list[int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m properties.meta.soak", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.soak", description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20, help="number of random seeds (default: 20)")
     parser.add_argument("--seeds", type=_seeds, default=None, help="these seeds instead of random ones")
     parser.add_argument("--workers", default="2", help="pytest-xdist workers per run (default: 2)")
@@ -45,8 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     runs = []
     for i, seed in enumerate(seeds, 1):
         start = time.monotonic()
-        run = run_gate("properties.meta.soak", "--hypothesis-seed", str(seed), "-n", args.workers, profile="dev", timeout=None)
-        failed = sorted({c["nodeid"] for c in run.cells if c["outcome"] == "failed"})
+        run = run_gate("tools.soak", "--hypothesis-seed", str(seed), "-n", args.workers, profile="dev", timeout=None)
+        failed = sorted({c["key"] for c in run.cells if c["outcome"] == "failed"})
         passed = sum(c["outcome"] == "passed" for c in run.cells)
         if run.exit_code not in (0, 1) or not run.cells:
             failed.append(f"gate did not run (exit {run.exit_code})")
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         runs.append({"seed": seed, "exit_code": run.exit_code, "passed_cells": passed, "failed": failed, "seconds": round(seconds, 1)})
         print(f"[{i}/{len(seeds)}] seed {seed}: {passed} cells passed, {len(failed)} failed, {seconds:.0f} s", flush=True)
         if failed:
-            print("".join(f"    FAILED {nodeid}\n" for nodeid in failed) + run.output[-6000:], flush=True)
+            print("".join(f"    FAILED {key}\n" for key in failed) + run.output[-6000:], flush=True)
     failures = sum(len(r["failed"]) for r in runs)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"specs": [s.name for s in SPECS], "failures": failures, "runs": runs}, indent=2))

@@ -67,8 +67,17 @@ def main(argv: list[str] | None = None) -> int:
 
     from autograd_props.plugin import gate_tests
 
+    gate_file = Path(gate_tests.__file__)
+    # rootdir at the gate's own folder keeps test ids short (gate_tests.py::TestGate::test_...);
+    # pytest's cache stays in the current directory, as in a plain pytest run.
+    where = ["--rootdir", str(gate_file.parent)]
+    if "no:cacheprovider" not in pytest_args:
+        where += ["-o", f"cache_dir={Path.cwd() / '.pytest_cache'}"]
+    # Validating the sources above imported the package (and Hypothesis) before pytest could mark
+    # them for assertion rewriting, which it warns about; nothing here relies on rewritten asserts.
+    where += ["-W", "ignore::pytest.PytestAssertRewriteWarning"]
     funcs = [f"--funcs={s}" for s in sources]
-    return int(pytest.main([gate_tests.__file__, *funcs, *pytest_args]))
+    return int(pytest.main([str(gate_file), *where, *funcs, *pytest_args]))
 
 
 if __name__ == "__main__":

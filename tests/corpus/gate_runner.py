@@ -1,4 +1,5 @@
-"""Run the gate as a user does (a pytest subprocess with --funcs) and read its verification.json."""
+"""Run the gate as a user does (``python -m autograd_props SOURCE`` in a subprocess) and read its
+verification.json."""
 
 from __future__ import annotations
 
@@ -23,22 +24,29 @@ class GateRun:
 
 
 def run_gate(
-    funcs: str, *extra: str, profile: str = "meta", env: dict[str, str] | None = None, timeout: float | None = 1800
+    funcs: str,
+    *extra: str,
+    profile: str = "meta",
+    env: dict[str, str] | None = None,
+    timeout: float | None = 1800,
+    cwd: Path = ROOT,
 ) -> GateRun:
-    """``pytest properties --funcs FUNCS`` in a subprocess; the property outcomes from its report.
+    """``python -m autograd_props FUNCS`` in a subprocess; the property outcomes from its report.
 
-    ``timeout`` (seconds, None for none) guards the meta-tests against a hung gate; the
-    commands that run it many times on a shared machine (soak, corpus table) pass None.
+    ``profile`` is one of the suite's Hypothesis profiles without its prefix (``meta``, ``ci``,
+    ``dev``, ``thorough``).  ``timeout`` (seconds, None for none) guards the meta-tests against a
+    hung gate; the commands that run it many times on a shared machine (soak, corpus table) pass
+    None.  ``funcs=""`` passes no module (the environment variable or the built-in set).
     """
     with tempfile.TemporaryDirectory() as report_dir:
         command = [
-            sys.executable, "-m", "pytest", str(ROOT / "properties"), "--ignore", str(ROOT / "properties" / "meta"),
-            "-p", "no:cacheprovider", f"--hypothesis-profile={profile}", "--report-dir", report_dir,
-            *(["--funcs", funcs] if funcs else []), *extra,
+            sys.executable, "-m", "autograd_props", *([funcs] if funcs else []),
+            "-p", "no:cacheprovider", f"--hypothesis-profile=autograd-props-{profile}", "--report-dir", report_dir, *extra,
         ]
         full_env = {**os.environ, **(env or {})}
-        full_env.pop("AUTOGRAD_PROPS_FUNCS", None) if env is None or "AUTOGRAD_PROPS_FUNCS" not in env else None
-        proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=full_env, timeout=timeout)
+        if env is None or "AUTOGRAD_PROPS_FUNCS" not in env:
+            full_env.pop("AUTOGRAD_PROPS_FUNCS", None)
+        proc = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=full_env, timeout=timeout)
         report = Path(report_dir) / "verification.json"
         cells = tuple(json.loads(report.read_text())["cells"]) if report.exists() else ()
     return GateRun(

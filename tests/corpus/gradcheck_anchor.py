@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from funcs.spec import FunctionSpec
+from autograd_props import FunctionSpec
 
 MODES = ("slow", "fast", "strongest")
 

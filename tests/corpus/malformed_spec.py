@@ -2,7 +2,7 @@
 
 import torch
 
-from funcs.spec import FunctionSpec
+from autograd_props import FunctionSpec
 from funcs.square import SPEC as SQUARE
 
 SPECS = [FunctionSpec(name="square", function=SQUARE.function, reference=torch.square, args=SQUARE.args, opt_outs={"vjp_nativ": "typo"})]

@@ -1,20 +1,20 @@
 """The planted-bug corpus: each mutant is a realistic Function with one bug, the correct twin it
 differs from by that bug alone, and the properties that must catch it.
 
-Every mutant is loaded by the public path, as ``--funcs properties.meta.mutants:NAME``; every
-twin as ``--funcs properties.meta.twins``.
+Every mutant is loaded by the public path, as ``--funcs tests.corpus.mutants:NAME``; every
+twin as ``--funcs tests.corpus.twins``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 
-from funcs.spec import FunctionSpec
-from properties.meta import planted_capability_bugs as capability
-from properties.meta import planted_hygiene_bugs as hygiene
-from properties.meta import planted_value_bugs as value
-from properties.meta.softplus_sign_flipped import SPECS as SIGN_FLIPPED_SPECS
-from properties.meta.twins import TWINS
+from autograd_props import FunctionSpec
+from tests.corpus import planted_capability_bugs as capability
+from tests.corpus import planted_hygiene_bugs as hygiene
+from tests.corpus import planted_value_bugs as value
+from tests.corpus.softplus_sign_flipped import SPECS as SIGN_FLIPPED_SPECS
+from tests.corpus.twins import TWINS
 
 # A wrong backward value is also seen by every property that evaluates backward against the
 # reference by another route: double backward (its cotangent derivative is the backward itself),
@@ -73,5 +73,5 @@ MUTANTS: dict[str, Mutant] = {
     "WRONG_VMAP_RULE": _mutant("softplus", capability.SoftplusWrongVmapRule, "wrong vmap rule", "vmap rule moves the batch dimension", {"vmap"}),
 }
 
-# Module attributes, so each mutant is reachable as --funcs properties.meta.mutants:NAME
+# Module attributes, so each mutant is reachable as --funcs tests.corpus.mutants:NAME
 globals().update({name: m.spec for name, m in MUTANTS.items()})

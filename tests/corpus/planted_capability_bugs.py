@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 from funcs.square import Square
-from properties.meta.softplus_correct import Softplus
+from tests.corpus.softplus_correct import Softplus
 
 
 class SquareDetachesSaved(Square):

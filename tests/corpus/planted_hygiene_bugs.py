@@ -10,7 +10,7 @@ import torch
 
 from funcs.affine import Affine, sum_to_shape
 from funcs.square import Square
-from properties.meta.softplus_correct import Softplus
+from tests.corpus.softplus_correct import Softplus
 
 
 class SquareOnCtx(Square):

@@ -16,7 +16,7 @@ from funcs.logsumexp import LogSumExp
 from funcs.relu import ReLU
 from funcs.softmax import Softmax
 from funcs.square import Square
-from properties.meta.softplus_correct import Softplus
+from tests.corpus.softplus_correct import Softplus
 
 
 class SquareSmallError(Square):

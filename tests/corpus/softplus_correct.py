@@ -1,6 +1,6 @@
 """An external module as a user would write it: a correct Softplus Function and its spec.
 
-``pytest --funcs properties.meta.softplus_correct`` must pass.
+``pytest --funcs tests.corpus.softplus_correct`` must pass.
 """
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from funcs.spec import FunctionSpec
-from properties.strategies import tensors
+from autograd_props import FunctionSpec
+from autograd_props.strategies import tensors
 
 
 class Softplus(torch.autograd.Function):

@@ -1,6 +1,6 @@
 """An external module with a planted bug: Softplus whose backward has the sign flipped.
 
-``pytest --funcs properties.meta.softplus_sign_flipped`` must fail with a shrunk example.
+``pytest --funcs tests.corpus.softplus_sign_flipped`` must fail with a shrunk example.
 """
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from funcs.spec import FunctionSpec
-from properties.meta.softplus_correct import Softplus, softplus_args
+from autograd_props import FunctionSpec
+from tests.corpus.softplus_correct import Softplus, softplus_args
 
 
 class SignFlippedSoftplus(Softplus):

@@ -8,18 +8,18 @@ import os
 
 import pytest
 
-from properties.meta.gate_runner import run_gate
-from properties.meta.mutants import MUTANTS
-from properties.meta.twins import TWINS
+from tests.corpus.gate_runner import run_gate
+from tests.corpus.mutants import MUTANTS
+from tests.corpus.twins import TWINS
 
 pytestmark = pytest.mark.slow
-TWINS_SOURCE = "properties.meta.twins"
+TWINS_SOURCE = "tests.corpus.twins"
 
 
 @pytest.fixture(scope="module")
 def gate_runs():
     """All mutants and the twins through the gate, in parallel subprocesses (one per core)."""
-    sources = [TWINS_SOURCE] + [f"properties.meta.mutants:{name}" for name in MUTANTS]
+    sources = [TWINS_SOURCE] + [f"tests.corpus.mutants:{name}" for name in MUTANTS]
     workers = max(1, min(len(sources), os.cpu_count() or 1))
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
         futures = {source: pool.submit(run_gate, source) for source in sources}
@@ -33,7 +33,7 @@ def test_corpus_is_complete():
 
 @pytest.mark.parametrize("name", list(MUTANTS))
 def test_mutant_is_caught_by_its_property(gate_runs, name):
-    mutant, run = MUTANTS[name], gate_runs[f"properties.meta.mutants:{name}"]
+    mutant, run = MUTANTS[name], gate_runs[f"tests.corpus.mutants:{name}"]
     assert run.exit_code == 1, f"{name} ({mutant.bug}) passed the gate\n{run.output[-3000:]}"
     assert run.failed & mutant.catches, f"{name}: failed {sorted(run.failed)}, expected one of {sorted(mutant.catches)}"
     unrelated = run.failed - mutant.catches - mutant.allowed
@@ -47,6 +47,6 @@ def test_twin_passes(gate_runs, name):
     run = gate_runs[TWINS_SOURCE]
     cells = [c for c in run.cells if c["spec"] == name]
     assert cells, f"twin {name} was not run\n{run.output[-3000:]}"
-    failed = sorted(c["nodeid"] for c in cells if c["outcome"] == "failed")
+    failed = sorted(c["key"] for c in cells if c["outcome"] == "failed")
     assert not failed, f"correct twin {name} failed (a false alarm): {failed}\n{run.output[-3000:]}"
     assert any(c["outcome"] == "passed" for c in cells)

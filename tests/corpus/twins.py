@@ -1,7 +1,7 @@
 """The correct Functions the planted bugs are derived from: each mutant differs from one of these
 by its bug alone, and each of these must pass the gate.
 
-``pytest properties --funcs properties.meta.twins`` runs the gate on all of them.
+``pytest properties --funcs tests.corpus.twins`` runs the gate on all of them.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import dataclasses
 import torch
 
 from funcs import affine, exp, layernorm, linear, logsumexp, relu, softmax, square
-from funcs.spec import FunctionSpec
-from properties.meta.softplus_correct import SPECS as SOFTPLUS_SPECS
+from autograd_props import FunctionSpec
+from tests.corpus.softplus_correct import SPECS as SOFTPLUS_SPECS
 
 SOFTPLUS = SOFTPLUS_SPECS[0]
 

@@ -60,6 +60,25 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(collector.VerificationCollector(config), "autograd-props-report")
 
 
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    from autograd_props.plugin.session import session_of
+
+    gate_session = session_of(config)
+    if not gate_session.sources:  # no gate asked for by option: a gate class may still be collected
+        return []
+    import platform
+
+    import hypothesis
+    import torch
+
+    names = ", ".join(item.spec.name for item in gate_session.session_specs())
+    return [
+        f"autograd-props: specs from {gate_session.source_label!r}: {names}",
+        f"autograd-props: python {platform.python_version()}, torch {torch.__version__}, "
+        f"hypothesis {hypothesis.__version__}, profile {gate_session.profile_name}, devices {', '.join(gate_session.devices)}",
+    ]
+
+
 def _property_markers() -> list[tuple[str, str]]:
     from autograd_props.properties import REGISTRY
 

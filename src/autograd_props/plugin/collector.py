@@ -158,13 +158,7 @@ def _header(config: pytest.Config) -> dict[str, str]:
         "python": platform.python_version(),
         "torch": torch.__version__,
         "hypothesis": hypothesis.__version__,
-        "profile": _profile_name(config),
+        "profile": gate_session.profile_name,
         "devices": ", ".join(gate_session.devices),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
-
-
-def _profile_name(config: pytest.Config) -> str:
-    from autograd_props.profiles import default_profile
-
-    return config.getoption("hypothesis_profile", None) or default_profile()

@@ -28,7 +28,7 @@ class GateSession:
     origin: str  # "--funcs", "$AUTOGRAD_PROPS_FUNCS" or "built-in"
     devices: list[str]
     expectations: list[Expectation]
-    settings: settings
+    profile_name: str
     _specs: tuple[Sourced, ...] | None = None
     specs_seen: dict[str, int] = dataclasses.field(default_factory=dict)  # spec name -> order, as collected
     errors: list[str] = dataclasses.field(default_factory=list)  # gate classes whose specs failed to load
@@ -54,13 +54,17 @@ class GateSession:
         except (ValueError, ExpectationsFileError) as exc:
             raise pytest.UsageError(f"autograd-props: {exc}") from None
         profile = config.getoption("hypothesis_profile", None)
-        session = cls(config, sources, origin, devices, expectations, profiles.gate_settings(profile))
+        session = cls(config, sources, origin, devices, expectations, profile or profiles.default_profile())
         if sources:  # asked for explicitly: a bad source is a usage error before anything runs
             try:
                 session.session_specs()
             except SpecSourceError as exc:
                 raise pytest.UsageError(f"autograd-props: {origin} {' '.join(map(repr, sources))}: {exc}") from None
         return session
+
+    @property
+    def settings(self) -> settings:
+        return profiles.gate_settings(self.profile_name)
 
     @property
     def source_label(self) -> str:
