@@ -9,6 +9,8 @@ from typing import Any
 
 import torch
 
+from autograd_props.spec import defines_setup_context
+
 __all__ = [
     "BackwardCall",
     "as_outputs",
@@ -159,7 +161,7 @@ def recording_backward(cls: type[torch.autograd.Function]) -> Iterator[list[Back
     """
     Function = torch.autograd.Function
     backward_name = "vjp" if cls.vjp is not Function.vjp else "backward"
-    modern = getattr(cls, "setup_context", None) is not getattr(Function, "setup_context", None)
+    modern = defines_setup_context(cls)
     forward_name = "setup_context" if modern else "forward"
     user_backward = getattr(cls, backward_name)
     user_forward = getattr(cls, forward_name)

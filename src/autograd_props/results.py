@@ -9,13 +9,16 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-__all__ = ["OUTCOMES", "RAN", "CellResult", "Failure", "Skip", "Verdict", "cell_key"]
+__all__ = ["NOT_CLAIMED", "OUTCOMES", "RAN", "CellResult", "Failure", "Skip", "Verdict", "cell_key"]
 
 # passed / failed: the property ran.  xfailed / xpassed: it ran under an expectation file.
 # opted-out: the spec declined it with a reason.  not-applicable: the property does not apply
 # to this dtype.  skipped: it could not run here (a device, the installed torch).
 OUTCOMES = ("failed", "xpassed", "xfailed", "passed", "opted-out", "not-applicable", "skipped")
 RAN = ("passed", "failed", "xfailed", "xpassed")
+# How a note begins when the Function disclaims what the property checks, and using it raised as
+# it must: a pass, which the report shows as "not claimed".
+NOT_CLAIMED = "not claimed"
 
 
 def cell_key(prop: str, spec: str, dtype: str, device: str) -> str:

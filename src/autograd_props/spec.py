@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from hypothesis.strategies import SearchStrategy
 
-__all__ = ["FunctionSpec", "FLOATING_DTYPES", "DEFAULT_TOLERANCES", "SpecError", "Tolerance"]
+__all__ = ["FunctionSpec", "FLOATING_DTYPES", "DEFAULT_TOLERANCES", "SpecError", "Tolerance", "defines_setup_context"]
 
 FLOATING_DTYPES: tuple[torch.dtype, ...] = (
     torch.float64,
@@ -95,6 +95,12 @@ class FunctionSpec:
         return self._module
 
     @property
+    def supports_functorch(self) -> bool:
+        """torch.func transforms (vmap, grad, vjp, jvp, jacrev) accept only Functions with a
+        ``setup_context``: the classic ``forward(ctx, ...)`` style is refused by PyTorch, not claimed."""
+        return defines_setup_context(self.function_class)
+
+    @property
     def claims_forward_ad(self) -> bool:
         """A ``jvp`` override claims forward-mode AD."""
         return self.function_class.jvp is not torch.autograd.Function.jvp
@@ -118,6 +124,11 @@ class FunctionSpec:
         if dtype in self.tolerances:
             return self.tolerances[dtype]
         return DEFAULT_TOLERANCES[dtype]
+
+
+def defines_setup_context(cls: type) -> bool:
+    """Whether a Function is written in the modern style: ``forward(*args)`` plus ``setup_context``."""
+    return getattr(cls, "setup_context", None) is not getattr(torch.autograd.Function, "setup_context", None)
 
 
 def _calling_module() -> str | None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from autograd_props.properties import PROPERTY_NAMES
-from autograd_props.results import OUTCOMES, RAN, CellResult
+from autograd_props.results import NOT_CLAIMED, OUTCOMES, RAN, CellResult
 
 __all__ = ["merge", "summary_lines", "write_report"]
 
@@ -30,7 +30,22 @@ def merge(cells: list[CellResult]) -> dict[str, Any]:
         "worst_margin": max((c.worst_margin for c in ran if c.worst_margin is not None), default=None),
         "failures": [c.key for c in cells if c.outcome == "failed"],
         "first_failure": min((c.first_failure for c in cells if c.first_failure is not None), default=None),
+        "notes": _summed_notes(ran),
     }
+
+
+def _summed_notes(cells: list[CellResult]) -> dict[str, int]:
+    notes: dict[str, int] = {}
+    for cell in cells:
+        for note, count in cell.notes.items():
+            notes[note] = notes.get(note, 0) + count
+    return notes
+
+
+def _not_claimed(cell: dict[str, Any]) -> bool:
+    """Every example found the property's subject disclaimed (and refused as it must be)."""
+    claimed = sum(n for note, n in cell["notes"].items() if note.startswith(NOT_CLAIMED))
+    return cell["outcome"] == "passed" and cell["examples"] > 0 and claimed >= cell["examples"]
 
 
 def _matrix(results: Iterable[CellResult]) -> tuple[list[str], list[str], dict[tuple[str, str], dict[str, Any]]]:
@@ -49,6 +64,8 @@ def _cell_text(cell: dict[str, Any] | None) -> str:
     o = cell["outcome"]
     dtypes = sorted(cell["dtypes"], key=lambda d: list(_SHORT_DTYPE).index(d) if d in _SHORT_DTYPE else len(_SHORT_DTYPE))
     coverage = " ".join(_SHORT_DTYPE.get(d, d) for d in dtypes) + "; " + " ".join(cell["devices"])
+    if _not_claimed(cell):
+        return f"pass, not claimed ({cell['examples']} ex; {coverage})"
     if o == "passed":
         margin = "not measured" if cell["worst_margin"] is None else f"{cell['worst_margin']:.2g}"
         return f"pass ({cell['examples']} ex, margin {margin}; {coverage})"
@@ -92,11 +109,14 @@ def write_report(results: list[CellResult], directory: Path, header: dict[str, s
             text = _cell_text(cell)
             if cell and cell["outcome"] == "failed":
                 text = f"[{text}](#failure-{s}-{p})"
+            elif cell and cell["outcome"] in RAN and cell["notes"]:
+                text = f"[{text}](#seen-{s}-{p})"
             elif cell and cell["outcome"] not in ("passed", "failed"):
                 text = f"[{text}](#note-{s}-{p})"
             row.append(text)
         lines.append(f"| {s} | " + " | ".join(row) + " |")
     lines += _notes(results)
+    lines += _observations(specs, props, cells)
     lines += _failures(results)
     md_path = directory / "verification.md"
     md_path.write_text("\n".join(lines) + "\n")
@@ -124,6 +144,19 @@ def _notes(results: list[CellResult]) -> list[str]:
             code = reproducer.splitlines()
             lines += ["", "  <details><summary>reproducer</summary>", "", "  ```python", *(f"  {x}" for x in code), "  ```", "  </details>", ""]
     return lines
+
+
+def _observations(specs: list[str], props: list[str], cells: dict[tuple[str, str], dict[str, Any]]) -> list[str]:
+    """What passing cells noted: a capability not claimed, a point left to another oracle."""
+    lines = []
+    for s in specs:
+        for p in props:
+            cell = cells.get((s, p))
+            if not cell or not cell["notes"] or cell["outcome"] not in RAN:
+                continue
+            lines.append(f'- <a id="seen-{s}-{p}"></a>{s} / {p}:')
+            lines += [f"  - {note} ({count} of {cell['examples']} examples)" for note, count in cell["notes"].items()]
+    return ["", "## What the examples showed", "", *lines] if lines else []
 
 
 def _failures(results: list[CellResult]) -> list[str]:

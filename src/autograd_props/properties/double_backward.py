@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from autograd_props.spec import FunctionSpec
 from autograd_props.cell import Cell
-from autograd_props.results import Verdict
+from autograd_props.results import NOT_CLAIMED, Verdict
 from autograd_props.properties.base import Property, draw_args, draw_cotangents, draw_like
 from autograd_props.harness import as_outputs, differentiable_indices, float64_args, grads_of, with_grad, zeros_where_none
 from autograd_props.oracles import assert_matches_truth, finite_difference_slope, jacobian_magnitudes
@@ -85,7 +85,7 @@ def check_double_backward(
             second_order(spec.function, args, which, cotangents, directions)
         except RuntimeError as exc:
             if ONCE_DIFFERENTIABLE_ERROR in str(exc):
-                return Verdict(notes=("once_differentiable: double backward raised as it must",))
+                return Verdict(notes=(f"{NOT_CLAIMED}: once_differentiable, and double backward raised as it must",))
             raise
         raise AssertionError(f"{spec.name}: backward is once_differentiable, yet double backward did not raise")
     got = second_order(spec.function, args, which, cotangents, directions)

@@ -3,7 +3,9 @@
 A Function that claims vmap (``generate_vmap_rule = True`` or a ``vmap`` staticmethod) must give
 under ``torch.func.vmap`` what a Python loop over the samples gives, and ``jacrev`` through it
 must match the reference's.  ``torch.func.vjp`` and ``torch.func.grad`` need no vmap rule and are
-checked for every Function.  A Function without a vmap rule must raise under vmap.
+checked for every Function.  A Function without a vmap rule must raise under vmap.  A classic-style
+Function (``forward(ctx, ...)`` without ``setup_context``) cannot claim any of this: torch.func
+refuses every such Function, and the cell says so.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from hypothesis import strategies as st
 
 from autograd_props.spec import FunctionSpec
 from autograd_props.cell import Cell
-from autograd_props.results import Verdict
+from autograd_props.results import NOT_CLAIMED, Verdict
 from autograd_props.properties.base import Property, draw_args, draw_cotangents
 from autograd_props.harness import as_outputs, differentiable_indices, float64_args, of_inputs
 from autograd_props.oracles import assert_matches_truth, assert_same_result, jacobian_magnitudes
@@ -36,6 +38,9 @@ def check_vmap(
 ) -> list[float]:
     """``batched`` maps argument positions to a stack of samples along dim 0; others are shared."""
     which = differentiable_indices(args)
+    if not spec.supports_functorch and _refused(lambda: torch.func.vjp(of_inputs(spec.function, args, which), *(args[i] for i in which))):
+        # PyTorch's own rule, not the Function's claim: judge the transforms only if they run.
+        return Verdict(notes=(CLASSIC_NOTE,))
     margins = []
     if which:
         margins += _check_func_vjp_and_grad(spec, args, which, cotangents)
@@ -44,10 +49,8 @@ def check_vmap(
     in_dims = tuple(0 if i in batched else None for i in range(len(args)))
     vmapped_args = tuple(batched.get(i, a) for i, a in enumerate(args))
     if not spec.claims_vmap:
-        try:
-            torch.func.vmap(spec.function, in_dims=in_dims)(*vmapped_args)
-        except (RuntimeError, NotImplementedError):
-            return Verdict(tuple(margins), ("no vmap rule: vmap raised as it must",))
+        if _refused(lambda: torch.func.vmap(spec.function, in_dims=in_dims)(*vmapped_args)):
+            return Verdict(tuple(margins), (f"{NOT_CLAIMED}: no vmap rule, and vmap raised as it must",))
         raise AssertionError(f"{spec.name}: {spec.function_class.__name__} has no vmap rule, yet vmap returned a result")
     def as_tuple(*a):
         return as_outputs(spec.function(*a), what=spec.name)
@@ -67,6 +70,20 @@ def check_vmap(
     if which and all(args[i].numel() for i in which):
         margins += _check_jacrev(spec, args, which)  # jacrev cannot reshape zero-size Jacobians
     return margins
+
+
+CLASSIC_NOTE = (
+    f"{NOT_CLAIMED}: a classic-style Function (forward(ctx, ...), no setup_context), which torch.func refuses "
+    "as it does every such Function"
+)
+
+
+def _refused(call) -> bool:
+    try:
+        call()
+    except (RuntimeError, NotImplementedError):
+        return True
+    return False
 
 
 def _check_func_vjp_and_grad(spec, args, which, cotangents) -> list[float]:

@@ -1,0 +1,157 @@
+"""The three ways in, as a new user meets them: a non-editable wheel in a fresh virtual environment,
+used from an empty directory outside the checkout that holds only the user's own module.
+
+The user module has one correct custom Function in the classic ``forward(ctx, ...)`` style (GOOD)
+and the same Function with its backward's sign flipped (BAD).  Each way must pass GOOD, fail BAD
+with the shrunk reproducer, and refuse an unknown module in one line.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.corpus.gate_runner import ROOT
+
+pytestmark = pytest.mark.slow
+
+USER_MODULE = '''
+import torch
+from autograd_props import FunctionSpec, tensors
+
+
+class Square(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        return grad_output * 2 * x
+
+
+class SignFlipped(Square):
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        return -grad_output * 2 * x
+
+
+def square_args(dtype, device):
+    return tensors(dtype=dtype, device=device).map(lambda x: (x,))
+
+
+GOOD = FunctionSpec(name="good", function=Square.apply, reference=torch.square, args=square_args)
+BAD = FunctionSpec(name="bad", function=SignFlipped.apply, reference=torch.square, args=square_args)
+'''
+# The shrunk failure: the smallest input that shows a flipped sign, 1.0, with cotangent 1.0.
+SHRUNK = "args=(torch.tensor(1.0, dtype=torch.float64, device='cpu'),)"
+
+
+def _run(command: list[str], cwd: Path, env: dict[str, str], timeout: float = 900) -> subprocess.CompletedProcess:
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def user(tmp_path_factory) -> tuple[Path, Path, dict[str, str]]:
+    """(the venv's python, the user's directory, the environment): the wheel installed fresh."""
+    base = tmp_path_factory.mktemp("wheel")
+    dist, venv, home = base / "dist", base / "venv", base / "user-project"
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "AUTOGRAD_PROPS_FUNCS", "VIRTUAL_ENV")}
+    env["CI"] = "true"
+    built = _run([sys.executable, "-m", "pip", "wheel", str(ROOT), "-w", str(dist), "--no-deps", "-q"], ROOT, env)
+    assert built.returncode == 0, built.stdout + built.stderr
+    (wheel,) = dist.glob("autograd_props-*.whl")
+    assert _run([sys.executable, "-m", "venv", str(venv)], base, env).returncode == 0
+    python = venv / "bin" / "python"
+    installed = _run([str(python), "-m", "pip", "install", "-q", str(wheel), "torch==2.13.0"], base, env, timeout=1800)
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    home.mkdir()
+    (home / "usermod.py").write_text(USER_MODULE)
+    return python, home, env
+
+
+def test_the_installed_package_holds_only_autograd_props(user):
+    python, home, env = user
+    probe = _run([str(python), "-c", "import importlib.util as u; print([n for n in ('funcs', 'properties', 'tests', 'tools') if u.find_spec(n)])"], home, env)
+    assert probe.stdout.strip() == "[]", probe.stdout + probe.stderr
+
+
+def test_command_passes_the_correct_function_and_writes_the_report(user):
+    python, home, env = user
+    run = _run([str(python), "-m", "autograd_props", "usermod:GOOD"], home, env)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    report = (home / "report" / "verification.md").read_text()
+    assert "| good |" in report and "FAIL" not in report
+
+
+def test_command_fails_the_sign_flip_with_the_shrunk_reproducer_that_runs_when_pasted(user):
+    python, home, env = user
+    run = _run([str(python), "-m", "autograd_props", "usermod:BAD", "-m", "vjp_native", "--report-dir", "bad-report"], home, env)
+    assert run.returncode == 1, run.stdout[-4000:] + run.stderr[-2000:]
+    assert "Reproduce with:" in run.stdout and SHRUNK in run.stdout
+    import json
+
+    cells = json.loads((home / "bad-report" / "verification.json").read_text())["cells"]
+    reproducer = next(c for c in cells if c["key"] == "vjp_native[bad-float64-cpu]")["failures"][0]["reproducer"]
+    pasted = _run([str(python), "-c", reproducer], home, env)  # any session where usermod imports
+    assert pasted.returncode == 1 and "AssertionError: bad gradient of argument 0" in pasted.stderr, pasted.stderr[-2000:]
+
+
+@pytest.mark.parametrize("command", [["-m", "autograd_props"], ["autograd-props"]], ids=["python-m", "console-script"])
+def test_command_refuses_an_unknown_module_in_one_line(user, command):
+    python, home, env = user
+    program = [str(python), *command] if command[0] == "-m" else [str(python.parent / command[0])]
+    run = _run([*program, "no_such_module"], home, env)
+    assert run.returncode == 4
+    assert run.stdout == "" and run.stderr.count("\n") == 1 and "no_such_module" in run.stderr, run.stderr
+
+
+def _in_suite(home: Path, name: str, source: str) -> Path:
+    (home / f"test_{name}.py").write_text(f"from autograd_props import gate\n\nTest{name.title()} = gate({source!r})\n")
+    return home / f"test_{name}.py"
+
+
+def test_in_suite_passes_fails_and_refuses(user):
+    python, home, env = user
+    (home / "test_own.py").write_text("def test_users_own_test():\n    assert 1 + 1 == 2\n")
+    good = _run([str(python), "-m", "pytest", str(_in_suite(home, "good", "usermod:GOOD")), "test_own.py", "-rA", "--report-dir", "suite-report"], home, env)
+    assert good.returncode == 0, good.stdout[-4000:]
+    assert "PASSED test_own.py::test_users_own_test" in good.stdout  # the user's own tests run beside the gate
+    assert "| good |" in (home / "suite-report" / "verification.md").read_text()
+    bad = _run([str(python), "-m", "pytest", str(_in_suite(home, "bad", "usermod:BAD")), "-m", "vjp_native"], home, env)
+    assert bad.returncode == 1 and SHRUNK in bad.stdout, bad.stdout[-4000:]
+    missing = _run([str(python), "-m", "pytest", str(_in_suite(home, "missing", "no_such_module"))], home, env)
+    assert missing.returncode == 4, missing.stdout[-2000:] + missing.stderr[-2000:]
+    assert "no_such_module" in missing.stderr and missing.stderr.strip().count("\n") == 0, missing.stderr
+
+
+def test_check_from_python(user):
+    python, home, env = user
+    script = textwrap.dedent(
+        """
+        import autograd_props, usermod
+        report = autograd_props.check(usermod.GOOD, properties=["forward", "vjp_native", "vmap"])
+        print("GOOD", report.outcomes)
+        try:
+            autograd_props.check(usermod.BAD, properties=["vjp_native"])
+        except autograd_props.CheckFailure as failure:
+            print("BAD", failure)
+        try:
+            autograd_props.check("no_such_module")
+        except autograd_props.SpecSourceError as error:
+            print("MISSING", error)
+        """
+    )
+    run = _run([str(python), "-c", script], home, env)
+    assert run.returncode == 0, run.stderr[-4000:]
+    assert "GOOD {'forward': 'passed', 'vjp_native': 'passed', 'vmap': 'passed'}" in run.stdout
+    assert "BAD autograd-props: 4 of 4 cells failed" in run.stdout and "Reproduce with:" in run.stdout and SHRUNK in run.stdout
+    assert "MISSING cannot import module 'no_such_module'" in run.stdout
