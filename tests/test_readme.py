@@ -1,0 +1,26 @@
+"""README.md keeps its promises: its two commands come first, CI runs the second, and its
+property table lists exactly the registry."""
+
+from __future__ import annotations
+
+import re
+
+from autograd_props import PROPERTY_NAMES
+from tests.corpus.gate_runner import ROOT
+
+README = (ROOT / "README.md").read_text()
+
+
+def test_the_readme_starts_with_the_two_commands_and_ci_runs_the_second():
+    block = re.match(r"# autograd-props\n\n```bash\n(.*?)\n```", README, re.S)
+    assert block, "README.md must open with one bash block"
+    first, second = block[1].splitlines()
+    assert first.endswith("python -m autograd_props -n auto")
+    assert second.endswith("python -m pytest -n auto")
+    assert second in (ROOT / ".ci" / "run").read_text()
+
+
+def test_the_property_table_lists_the_registry():
+    table = README.split("## The properties", 1)[1].split("\n\n", 2)[1]
+    names = re.findall(r"^\| `(\w+)` \|", table, re.M)
+    assert names == list(PROPERTY_NAMES)
