@@ -1,4 +1,5 @@
-"""Unit tests of the report builder (benchmarks/report.py) on small synthetic JSON."""
+"""Unit tests of the report builder (benchmarks/runs.py, targets.py, markdown.py, noise.py and the
+command line in report.py) on small synthetic JSON."""
 
 from __future__ import annotations
 
@@ -7,7 +8,11 @@ import json
 import pytest
 
 from benchmarks import report
+from benchmarks.markdown import build_markdown
+from benchmarks.noise import noise
 from benchmarks.run import json_name
+from benchmarks.runs import load_run
+from benchmarks.targets import evaluate_targets
 
 
 def _bench(function, impl, numel, median, measure="fwd+bwd", **extra):
@@ -66,7 +71,7 @@ def _run_a(tmp_path, torch_version="2.13.0+cpu", name="bench-py3.11-torch2.13.0.
 
 
 def test_load_run_keeps_only_our_benchmarks(tmp_path):
-    run = report.load_run(_run_a(tmp_path))
+    run = load_run(_run_a(tmp_path))
     assert run.label == "py3.11 torch 2.13.0+cpu"
     assert len(run.rows) == 18
     assert run.get("fwd+bwd", "square", "custom", M).median == 0.8e-3
@@ -74,7 +79,7 @@ def test_load_run_keeps_only_our_benchmarks(tmp_path):
 
 
 def test_function_table_rows(tmp_path):
-    md = report.build_markdown([report.load_run(_run_a(tmp_path))], plot_name=None)
+    md = build_markdown([load_run(_run_a(tmp_path))], plot_name=None)
     # size | shape | custom | native | ratio | saved custom | saved native | saved ratio
     assert f"| {M} (1M) | x ({M},) | 800 µs | 1 ms | 0.800 | 4 MiB | 4 MiB | 1.000 |" in md
     assert "| 1 | x (1,) | 20 µs | 10 µs | 2.000 | — | — | — |" in md
@@ -85,7 +90,7 @@ def test_function_table_rows(tmp_path):
 
 
 def test_targets_met_and_missed_are_all_listed(tmp_path):
-    targets = report.evaluate_targets(report.load_run(_run_a(tmp_path)))
+    targets = evaluate_targets(load_run(_run_a(tmp_path)))
     by = {(t.target, t.function, t.against): t for t in targets}
     assert by[("time @1M", "square", "native")].met is True  # 0.8 < 1.0 (less work)
     assert by[("time @1M", "silu", "native")].met is False  # 3.0 > 2 (recomputing)
@@ -100,15 +105,15 @@ def test_targets_met_and_missed_are_all_listed(tmp_path):
 
 
 def test_square_not_below_one_is_missed(tmp_path):
-    targets = report.evaluate_targets(report.load_run(_run_a(tmp_path, square_custom=1.02e-3)))
+    targets = evaluate_targets(load_run(_run_a(tmp_path, square_custom=1.02e-3)))
     (t,) = [t for t in targets if (t.target, t.function) == ("time @1M", "square")]
     assert t.met is False  # within 1.05, but square does less work than native: it must be below 1
 
 
 def test_two_torch_versions_side_by_side(tmp_path):
-    a = report.load_run(_run_a(tmp_path))
-    b = report.load_run(_run_a(tmp_path, "2.14.1+cu128", "bench-py3.11-torch2.14.1.json", square_custom=0.9e-3))
-    md = report.build_markdown([a, b], plot_name=None)
+    a = load_run(_run_a(tmp_path))
+    b = load_run(_run_a(tmp_path, "2.14.1+cu128", "bench-py3.11-torch2.14.1.json", square_custom=0.9e-3))
+    md = build_markdown([a, b], plot_name=None)
     assert "time ratio @1M (py3.11 torch 2.13.0+cpu)" in md and "time ratio @1M (py3.11 torch 2.14.1+cu128)" in md
     assert f"| {M} (1M) | x ({M},) | py3.11 torch 2.13.0+cpu | 800 µs |" in md
     assert f"| {M} (1M) | x ({M},) | py3.11 torch 2.14.1+cu128 | 900 µs |" in md
@@ -123,9 +128,9 @@ def test_main_writes_markdown_and_plot(tmp_path):
 
 
 def test_noise_between_two_runs(tmp_path):
-    a = report.load_run(_run_a(tmp_path))
-    b = report.load_run(_run_a(tmp_path, name="b.json", square_custom=0.88e-3))
-    changes = dict(report.noise(a, b))
+    a = load_run(_run_a(tmp_path))
+    b = load_run(_run_a(tmp_path, name="b.json", square_custom=0.88e-3))
+    changes = dict(noise(a, b))
     assert changes[f"square-custom-n{M}-cpu"] == pytest.approx(0.10)
     assert changes[f"square-native-n{M}-cpu"] == 0.0
 
