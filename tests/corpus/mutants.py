@@ -61,11 +61,17 @@ MUTANTS: dict[str, Mutant] = {
     # In place on an expanded (stride-0) grad_output is an error: layouts sees that too.
     "MUTATES_GRAD_OUTPUT": _mutant("square", hygiene.SquareMutatesGradOutput, "grad_output modified in place", "square backward multiplies grad_output in place", {"no_mutation"}, BACKWARD_VALUE | {"layouts"}),
     "ASSUMES_CONTIGUOUS_GRAD": _mutant("square", hygiene.SquareAssumesContiguousGrad, "assumes contiguous grad_output", "square backward reads grad_output's storage densely", {"layouts"}),
-    "FORWARD_IN_PLACE": _mutant("softplus", hygiene.SoftplusForwardInPlace, "input modified in place", "softplus forward clamps its input in place", {"no_mutation"}, {"saved_tensor_hygiene", "layouts"}),
-    "FORGETS_REDUCTION": _mutant("affine", hygiene.AffineForgetsReduction, "broadcast reduction: missing", "affine grad_b left at the broadcast shape", {"gradient_contract"}),
+    # The in-place clamp of an input below -30 raises in every property that calls forward on leaves
+    # requiring grad ("a leaf Variable that requires grad is being used in an in-place operation").
+    "FORWARD_IN_PLACE": _mutant("softplus", hygiene.SoftplusForwardInPlace, "input modified in place", "softplus forward clamps its input in place", {"no_mutation"}, {"saved_tensor_hygiene", "layouts", "forward"} | VJP | BACKWARD_VALUE),
+    # Left to autograd, the reduction of grad_b runs in the dtype itself: at extreme values it
+    # overflows where native's accumulation does not.
+    "FORGETS_REDUCTION": _mutant("affine", hygiene.AffineForgetsReduction, "broadcast reduction: missing", "affine grad_b left at the broadcast shape", {"gradient_contract"}, {"special_values"}),
     # compiled autograd asks for other needs_input_grad subsets
     "COMPACTS_GRADIENTS": _mutant("affine", hygiene.AffineCompactsGradients, "needs_input_grad ignored", "gradients shift position when one is not needed", {"needs_input_grad"}, {"gradient_contract", "compile"}),
-    "NONDETERMINISTIC": _mutant("affine", hygiene.AffineNondeterministic, "nondeterministic backward", "affine sums in a random order", {"deterministic_backward"}, {"needs_input_grad"}),
+    # needs_input_grad runs backward once per subset of inputs, and special_values compares a
+    # backward with the reference's: each sees the random order as a changed value.
+    "NONDETERMINISTIC": _mutant("affine", hygiene.AffineNondeterministic, "nondeterministic backward", "affine sums in a random order", {"deterministic_backward"}, {"needs_input_grad", "special_values"}),
     # capabilities beyond first-order backward
     "DETACHES_SAVED": _mutant("square", capability.SquareDetachesSaved, "detached saved tensor", "square backward detaches x: double backward zero", {"double_backward"}),
     "SAVES_INTERMEDIATE": _mutant("softplus", capability.SoftplusSavesSigmoid, "saved intermediate", "softplus saves sigmoid(x): double backward wrong", {"double_backward"}),

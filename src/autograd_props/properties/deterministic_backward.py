@@ -1,4 +1,11 @@
-"""Property 'deterministic_backward': backward twice on one graph gives identical gradients."""
+"""Property 'deterministic_backward': backward run again on one graph gives identical gradients.
+
+Each pass's gradients are copied as soon as they are returned, and the first pass's returned
+tensors are compared with their copy at the end: a backward that hands back a tensor kept on ctx
+(and changes it in place on the next pass) must not be compared with itself.  Several passes, not
+two: a reduction in a random order differs from another order only on some values, so each extra
+pass is another chance to see it.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,12 @@ import torch
 from autograd_props.harness import as_outputs, differentiable_indices, grads_of, identical, with_grad
 from autograd_props.properties.base import Property, draw_args_and_cotangents
 from autograd_props.spec import FunctionSpec
+
+PASSES = 4
+
+
+def _copies(grads) -> list[torch.Tensor | None]:
+    return [None if g is None else g.detach().clone() for g in grads]
 
 
 def check_deterministic_backward(
@@ -21,16 +34,25 @@ def check_deterministic_backward(
         return []
     inputs = [leaves[i] for i in which]
     first = grads_of(outs, inputs, cotangents, retain_graph=True)
-    second = grads_of(outs, inputs, cotangents)
-    for i, a, b in zip(which, first, second):
-        if (a is None) != (b is None) or (a is not None and not identical(a, b)):
-            raise AssertionError(f"{spec.name}: two backward passes over one graph gave different gradients for argument {i}")
+    expected = _copies(first)
+    for n in range(2, PASSES + 1):
+        again = _copies(grads_of(outs, inputs, cotangents, retain_graph=n < PASSES))
+        for i, a, b in zip(which, expected, again):
+            if (a is None) != (b is None) or (a is not None and not identical(a, b)):
+                diff = "" if a is None or b is None else f" (max difference {(a.double() - b.double()).abs().nan_to_num(0.0).max().item():.3g})"
+                raise AssertionError(f"{spec.name}: backward pass {n} over one graph gave a different gradient for argument {i} than pass 1{diff}")
+    for i, returned, copy in zip(which, first, expected):
+        if returned is not None and not identical(returned.detach(), copy):
+            raise AssertionError(
+                f"{spec.name}: the gradient for argument {i} that backward returned changed after later backward passes "
+                "(backward returns a tensor it keeps and modifies in place)"
+            )
     return []
 
 
 PROPERTY = Property(
     name="deterministic_backward",
-    summary="backward twice on one graph gives identical gradients",
+    summary="backward run again on one graph gives identical gradients, and what it returned does not change afterwards",
     check=check_deterministic_backward,
     draw=draw_args_and_cotangents,
 )
