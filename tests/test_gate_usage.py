@@ -26,6 +26,22 @@ def test_sign_flipped_backward_fails_with_a_shrunk_reproducer():
     assert "check_vjp_native(spec,\n    args=(torch.tensor(1.0, dtype=torch.float64" in cell["failures"][0]["reproducer"]
 
 
+def test_plain_pytest_with_funcs_in_the_checkout():
+    import subprocess
+    import sys
+
+    from tests.corpus.gate_runner import ROOT
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "properties/test_gate.py", "--funcs", "tests.corpus.softplus_correct",
+         "--funcs", "funcs.square:SPEC", "-m", "forward", "-p", "no:cacheprovider", "--report-dir", "report/plain-pytest"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "specs from 'tests.corpus.softplus_correct, funcs.square:SPEC': softplus, square" in proc.stdout
+    assert "8 passed" in proc.stdout  # both specs, every value of the repeated --funcs
+
+
 def test_environment_variable_selects_the_specs():
     run = run_gate("", env={"AUTOGRAD_PROPS_FUNCS": "tests.corpus.softplus_correct"})
     assert run.exit_code == 0

@@ -114,6 +114,12 @@ def test_command_refuses_an_unknown_module_in_one_line(user, command):
     assert run.stdout == "" and run.stderr.count("\n") == 1 and "no_such_module" in run.stderr, run.stderr
 
 
+def test_command_without_a_module_outside_the_checkout_says_one_is_needed(user):
+    python, home, env = user
+    run = _run([str(python), "-m", "autograd_props"], home, env)
+    assert run.returncode == 4 and run.stderr.count("\n") == 1 and "no spec module given" in run.stderr, run.stderr
+
+
 def _in_suite(home: Path, name: str, source: str) -> Path:
     (home / f"test_{name}.py").write_text(f"from autograd_props import gate\n\nTest{name.title()} = gate({source!r})\n")
     return home / f"test_{name}.py"

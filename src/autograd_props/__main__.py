@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     from autograd_props.loading import BUILT_IN_SOURCE, ENV_VAR, SpecSourceError
     from autograd_props.plugin.session import specs_from
 
-    if not sources and not os.environ.get(ENV_VAR):
+    funcs_option = any(a == "--funcs" or a.startswith("--funcs=") for a in pytest_args)
+    if not sources and not funcs_option and not os.environ.get(ENV_VAR):
         try:
             specs_from((BUILT_IN_SOURCE,))
         except SpecSourceError:
