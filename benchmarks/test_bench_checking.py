@@ -3,7 +3,7 @@
 All on the same Function and the same float64 CPU input, at 10 to 100000 elements:
 
 * ``oracle``: one example of the gate's finite-difference check, exactly as the property
-  ``vjp_finite_differences`` runs it (``finite_difference_result`` and its ``check``):
+  ``vjp_finite_differences`` runs it (``vjp_dot_product`` and its ``check``):
   one backward for ``(J^T u) . v``, the reference's dense float64 Jacobian
   (``jacobian_magnitudes``: the sensitivities ``|J|^T |u|`` the tolerance is built from), then
   ``finite_difference_slope`` (five float64 forward calls, Richardson extrapolation, the kink
@@ -23,15 +23,13 @@ Each benchmark also asserts that its check passed, so a failing check is never w
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 import torch
 
-from benchmarks.inputs import BenchInput, bench_input
 from autograd_props import FunctionSpec
+from autograd_props.dot_product import vjp_dot_product
 from autograd_props.oracles import FiniteDifferenceResult, jacobian_magnitudes
-from autograd_props.properties.vjp_finite_differences import finite_difference_result
+from benchmarks.inputs import BenchInput, bench_input
 
 DTYPE = torch.float64
 CHECK_IMPLS = ("oracle", "oracle-fd", "gradcheck-fast", "gradcheck-slow")
@@ -87,7 +85,7 @@ def test_check_cost(benchmark, spec: FunctionSpec, impl: str, check_numel: int) 
         given = jacobian_magnitudes(spec.reference, inp.args, inp.which, cotangents).vjp if impl == "oracle-fd" else None
 
         def call() -> FiniteDifferenceResult:
-            result = finite_difference_result(spec, inp.args, cotangents, directions, sensitivities=given)
+            result = vjp_dot_product(spec, inp.args, cotangents, directions, sensitivities=given)
             result.check(f"{spec.name}: (J^T u).v from backward")
             return result
 

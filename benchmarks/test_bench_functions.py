@@ -13,8 +13,8 @@ from typing import Any
 
 import torch
 
-from benchmarks.inputs import EXTRA_REFERENCES, BenchInput, bench_input
 from autograd_props import FunctionSpec
+from benchmarks.inputs import EXTRA_REFERENCES, BenchInput, bench_input
 
 DTYPE = torch.float32
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import torch
 
+from autograd_props import FunctionSpec
 from benchmarks.inputs import bench_input
 from benchmarks.saved_bytes import SavedBytes, count_saved
 from benchmarks.test_bench_functions import DTYPE, implementations, impls_for  # noqa: F401  (impls_for: conftest)
-from autograd_props import FunctionSpec
 
 
 def test_saved_bytes(benchmark, spec: FunctionSpec, impl: str, numel: int, device: str) -> None:

@@ -7,7 +7,18 @@ public API exactly as a user writes theirs; ``fit.py`` is the seed article's reg
 
 from __future__ import annotations
 
-from funcs import affine, exp, grad_reverse, layernorm, linear, logsumexp, relu, silu, softmax, square
+from funcs import (
+    affine,
+    exp,
+    grad_reverse,
+    layernorm,
+    linear,
+    logsumexp,
+    relu,
+    silu,
+    softmax,
+    square,
+)
 
 __all__ = ["SPECS"]
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import torch
 from hypothesis import strategies as st
 
-from funcs._opmath import upcast
 from autograd_props import FunctionSpec, broadcastable_shapes, tensors
+from funcs._opmath import upcast
 
 
 def sum_to_shape(grad: torch.Tensor, shape: torch.Size) -> torch.Tensor:

@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 from hypothesis import strategies as st
 
-from funcs._opmath import LOW_PRECISION
 from autograd_props import FunctionSpec, shapes, tensors
+from funcs._opmath import LOW_PRECISION
 
 
 def widen(t: torch.Tensor) -> torch.Tensor:

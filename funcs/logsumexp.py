@@ -15,8 +15,8 @@ from __future__ import annotations
 import torch
 from hypothesis import strategies as st
 
-from funcs._opmath import LOW_PRECISION, upcast
 from autograd_props import FunctionSpec, shapes, tensors
+from funcs._opmath import LOW_PRECISION, upcast
 
 
 def _logsumexp_keepdim(x: torch.Tensor, dim: int) -> torch.Tensor:

@@ -19,8 +19,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from funcs._opmath import upcast
 from autograd_props import FunctionSpec, tensors
+from funcs._opmath import upcast
 
 
 def _silu_derivative(x: torch.Tensor) -> torch.Tensor:

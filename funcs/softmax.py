@@ -15,8 +15,8 @@ from __future__ import annotations
 import torch
 from hypothesis import strategies as st
 
-from funcs._opmath import upcast
 from autograd_props import FunctionSpec, tensors
+from funcs._opmath import upcast
 
 
 def _softmax_jvp_like(y: torch.Tensor, v: torch.Tensor, dim: int) -> torch.Tensor:

@@ -31,9 +31,17 @@ import torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from funcs import fit
-from funcs.fit import Diverged, FitResult, hessian_eigenvalues, least_squares, main, make_data, train
 from autograd_props import DEFAULT_TOLERANCES, available_devices
+from funcs import fit
+from funcs.fit import (
+    Diverged,
+    FitResult,
+    hessian_eigenvalues,
+    least_squares,
+    main,
+    make_data,
+    train,
+)
 
 DEVICES = available_devices()
 DTYPES = tuple(fit.DTYPES.values())

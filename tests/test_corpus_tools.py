@@ -6,8 +6,6 @@ import pytest
 import torch
 
 from funcs import SPECS as BUILT_IN
-from tools import soak
-from tools.corpus_table import MutantRow, property_filter, render
 from tests.corpus.gradcheck_anchor import (
     MODES,
     GradcheckOutcome,
@@ -16,6 +14,8 @@ from tests.corpus.gradcheck_anchor import (
 )
 from tests.corpus.mutants import MUTANTS
 from tests.corpus.twins import TWINS
+from tools import soak
+from tools.corpus_table import MutantRow, property_filter, render
 
 
 @pytest.mark.parametrize("name", list(TWINS))

@@ -8,9 +8,13 @@ import pytest
 import torch
 
 from autograd_props import spec_named
-from funcs.linear import Linear
-from autograd_props.oracles import assert_matches_truth, finite_difference_slope, jacobian_magnitudes
+from autograd_props.oracles import (
+    assert_matches_truth,
+    finite_difference_slope,
+    jacobian_magnitudes,
+)
 from autograd_props.properties.special_values import check_special_values
+from funcs.linear import Linear
 
 
 def _slope(fn, x, analytic, u=1.0, v=1.0):

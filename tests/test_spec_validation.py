@@ -7,7 +7,13 @@ import dataclasses
 import pytest
 import torch
 
-from autograd_props import PROPERTY_NAMES, SpecError, SpecSourceError, load_specs, spec_named
+from autograd_props import (
+    PROPERTY_NAMES,
+    SpecError,
+    SpecSourceError,
+    load_specs,
+    spec_named,
+)
 from autograd_props.plugin.session import specs_from
 from autograd_props.properties import REGISTRY, validate_opt_outs
 from funcs import SPECS

@@ -7,7 +7,13 @@ import torch
 from hypothesis import find, given
 from hypothesis import strategies as st
 
-from autograd_props.strategies import broadcastable_shapes, elements, large_threshold, safe_max_abs, tensors
+from autograd_props.strategies import (
+    broadcastable_shapes,
+    elements,
+    large_threshold,
+    safe_max_abs,
+    tensors,
+)
 
 DTYPES = [torch.float64, torch.float32, torch.float16, torch.bfloat16]
 

@@ -26,7 +26,6 @@ from tests.corpus.mutants import MUTANTS, Mutant
 from tests.corpus.twins import TWINS
 
 
-
 @dataclasses.dataclass(frozen=True)
 class MutantRow:
     name: str

@@ -16,6 +16,7 @@ Names are imported on first use, so the pytest plugin, which every pytest sessio
 environment loads, costs nothing until a gate runs.
 """
 
+# ruff: noqa: F401  (the TYPE_CHECKING imports name the public API; __getattr__ loads it)
 from __future__ import annotations
 
 import importlib
@@ -46,15 +47,26 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # for type checkers and readers; at run time __getattr__ imports on first use
     from autograd_props.checking import CheckFailure, CheckReport, check
     from autograd_props.devices import available_devices
     from autograd_props.loading import SpecSourceError, load_specs, spec_named
     from autograd_props.plugin.gate import gate
     from autograd_props.properties import PROPERTY_NAMES
     from autograd_props.results import CellResult
-    from autograd_props.spec import DEFAULT_TOLERANCES, FLOATING_DTYPES, FunctionSpec, SpecError
-    from autograd_props.strategies import broadcastable_shapes, elements, safe_max_abs, shapes, tensors
+    from autograd_props.spec import (
+        DEFAULT_TOLERANCES,
+        FLOATING_DTYPES,
+        FunctionSpec,
+        SpecError,
+    )
+    from autograd_props.strategies import (
+        broadcastable_shapes,
+        elements,
+        safe_max_abs,
+        shapes,
+        tensors,
+    )
 
 
 def __getattr__(name: str) -> Any:

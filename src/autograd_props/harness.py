@@ -14,7 +14,6 @@ from autograd_props.spec import defines_setup_context
 __all__ = [
     "BackwardCall",
     "as_outputs",
-    "differentiable_indices",
     "float64_args",
     "float64_cpu_args",
     "grads_of",
@@ -25,11 +24,6 @@ __all__ = [
     "with_grad",
     "zeros_where_none",
 ]
-
-
-def differentiable_indices(args: Sequence[Any]) -> tuple[int, ...]:
-    """Positions of floating-point tensors: the ones the suite makes require grad."""
-    return tuple(i for i, a in enumerate(args) if isinstance(a, torch.Tensor) and a.is_floating_point())
 
 
 def float64_args(args: Sequence[Any]) -> tuple[Any, ...]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -28,6 +28,7 @@ FLOATING_DTYPES: tuple[torch.dtype, ...] = (
 )
 
 Tolerance = tuple[float, float]  # (rtol, atol)
+KINK_RULES = ("reference", "any-one-sided")
 
 
 class SpecError(ValueError):
@@ -60,6 +61,12 @@ class FunctionSpec:
         opt_outs: ``{property name: reason}``; every other property applies.
         function_class: the ``torch.autograd.Function`` subclass, when ``function`` is a wrapper
             rather than ``Cls.apply`` (capabilities such as ``jvp`` are read from it).
+        non_differentiable: positions of floating tensor arguments the Function treats as
+            constants (labels, thresholds, quantization scales): they never require grad, are
+            never perturbed, and get no tangent or gradient check.
+        kinks: at a non-differentiable point, ``"reference"`` (default) requires the reference's
+            derivative, as a drop-in replacement must give; ``"any-one-sided"`` also accepts
+            either one-sided derivative there (the failure names the convention otherwise).
 
     Example::
 
@@ -76,6 +83,8 @@ class FunctionSpec:
     surrogate_gradient: str | None = None
     opt_outs: Mapping[str, str] = dataclasses.field(default_factory=dict)
     function_class: type[torch.autograd.Function] | None = None
+    non_differentiable: tuple[int, ...] = ()
+    kinks: str = "reference"
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -84,6 +93,7 @@ class FunctionSpec:
         object.__setattr__(self, "_module", _calling_module())
         # Freeze the mappings so a spec cannot be changed behind the suite's back.
         object.__setattr__(self, "dtypes", tuple(self.dtypes))
+        object.__setattr__(self, "non_differentiable", tuple(self.non_differentiable))
         object.__setattr__(self, "tolerances", _frozen(self.tolerances))
         object.__setattr__(self, "opt_outs", _frozen(self.opt_outs))
         if self.function_class is None:
@@ -93,6 +103,14 @@ class FunctionSpec:
     def module(self) -> str | None:
         """The module whose code built this spec (``__main__`` for a script), when known."""
         return self._module
+
+    def differentiable(self, args: Sequence[Any]) -> tuple[int, ...]:
+        """Positions of the arguments the suite differentiates: floating tensors not declared constant."""
+        return tuple(
+            i
+            for i, a in enumerate(args)
+            if isinstance(a, torch.Tensor) and a.is_floating_point() and i not in self.non_differentiable
+        )
 
     @property
     def supports_functorch(self) -> bool:
@@ -200,6 +218,13 @@ def _validate(spec: FunctionSpec) -> None:
             fail(name, "opt_outs", dict(spec.opt_outs), f"key {prop!r} is not a property name")
         if not isinstance(reason, str) or not reason.strip():
             fail(name, "opt_outs", dict(spec.opt_outs), f"opt-out of {prop!r} needs a non-empty reason")
+    non_diff = spec.non_differentiable
+    if isinstance(non_diff, int) or not isinstance(non_diff, (tuple, list)) or not all(
+        isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in non_diff
+    ):
+        fail(name, "non_differentiable", non_diff, "must be a tuple of argument positions (non-negative ints)")
+    if spec.kinks not in KINK_RULES:
+        fail(name, "kinks", spec.kinks, f"must be one of {KINK_RULES}")
     if torch.float64 not in dtypes and "vjp_finite_differences" not in spec.opt_outs and not spec.surrogate_gradient:
         fail(name, "dtypes", dtypes, "float64 is needed by the finite-difference oracle; add it or opt out of 'vjp_finite_differences'")
 

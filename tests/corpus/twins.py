@@ -10,8 +10,8 @@ import dataclasses
 
 import torch
 
-from funcs import affine, exp, layernorm, linear, logsumexp, relu, softmax, square
 from autograd_props import FunctionSpec
+from funcs import affine, exp, layernorm, linear, logsumexp, relu, softmax, square
 from tests.corpus.softplus_correct import SPECS as SOFTPLUS_SPECS
 
 SOFTPLUS = SOFTPLUS_SPECS[0]

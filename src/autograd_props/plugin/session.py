@@ -11,8 +11,18 @@ from hypothesis import settings
 
 from autograd_props import profiles
 from autograd_props.devices import parse_devices
-from autograd_props.loading import BUILT_IN_SOURCE, ENV_VAR, SpecSourceError, load_specs, unique
-from autograd_props.plugin.expectations import Expectation, ExpectationsFileError, read_expectations
+from autograd_props.loading import (
+    BUILT_IN_SOURCE,
+    ENV_VAR,
+    SpecSourceError,
+    load_specs,
+    unique,
+)
+from autograd_props.plugin.expectations import (
+    Expectation,
+    ExpectationsFileError,
+    read_expectations,
+)
 from autograd_props.properties import validate_opt_outs
 from autograd_props.spec import FunctionSpec, SpecError
 

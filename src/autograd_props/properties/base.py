@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from autograd_props import compat
 from autograd_props.cell import Cell
-from autograd_props.harness import as_outputs, differentiable_indices
+from autograd_props.harness import as_outputs
 from autograd_props.results import Skip, Verdict
 from autograd_props.spec import FunctionSpec
 from autograd_props.strategies import cotangents_like, elements, tensors
@@ -96,14 +96,14 @@ def draw_args_and_cotangents(cell: Cell, data: st.DataObject) -> dict[str, Any]:
     return {"args": args, "cotangents": draw_cotangents(cell, data, args)}
 
 
-def draw_directions(data: st.DataObject, args: tuple[Any, ...]) -> tuple[torch.Tensor, ...]:
+def draw_directions(spec: FunctionSpec, data: st.DataObject, args: tuple[Any, ...]) -> tuple[torch.Tensor, ...]:
     """float64 directions in [-1, 1] for every differentiable argument (finite differences)."""
     unit = st.floats(-1.0, 1.0)
     return data.draw(
         st.tuples(
             *(
                 tensors(dtype=torch.float64, device=args[i].device, shape=tuple(args[i].shape), elements_strategy=unit)
-                for i in differentiable_indices(args)
+                for i in spec.differentiable(args)
             )
         ),
         label="directions",

@@ -12,17 +12,17 @@ from typing import Any
 import torch
 import torch._dynamo
 
-from autograd_props.spec import FunctionSpec
-from autograd_props.properties.base import Property, draw_args_and_cotangents
 from autograd_props.compat import compile_settings
-from autograd_props.harness import differentiable_indices, vjp
+from autograd_props.harness import vjp
 from autograd_props.oracles import assert_same_result, jacobian_magnitudes
+from autograd_props.properties.base import Property, draw_args_and_cotangents
+from autograd_props.spec import FunctionSpec
 
 COMPILE_EXAMPLES = 5
 
 
 def check_compile(spec: FunctionSpec, *, args: tuple[Any, ...], cotangents: tuple[torch.Tensor, ...]) -> list[float]:
-    which = differentiable_indices(args)
+    which = spec.differentiable(args)
     torch._dynamo.reset()
     counters = torch._dynamo.utils.counters
     counters.clear()

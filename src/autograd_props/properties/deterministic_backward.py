@@ -13,7 +13,12 @@ from typing import Any
 
 import torch
 
-from autograd_props.harness import as_outputs, differentiable_indices, grads_of, identical, with_grad
+from autograd_props.harness import (
+    as_outputs,
+    grads_of,
+    identical,
+    with_grad,
+)
 from autograd_props.properties.base import Property, draw_args_and_cotangents
 from autograd_props.spec import FunctionSpec
 
@@ -27,7 +32,7 @@ def _copies(grads) -> list[torch.Tensor | None]:
 def check_deterministic_backward(
     spec: FunctionSpec, *, args: tuple[Any, ...], cotangents: tuple[torch.Tensor, ...]
 ) -> list[float]:
-    which = differentiable_indices(args)
+    which = spec.differentiable(args)
     leaves = with_grad(args, which)
     outs = as_outputs(spec.function(*leaves), what=spec.name)
     if not which or not any(o.requires_grad for o in outs):

@@ -14,12 +14,27 @@ from typing import Any
 import torch
 from hypothesis import strategies as st
 
-from autograd_props.spec import FunctionSpec
 from autograd_props.cell import Cell
+from autograd_props.harness import (
+    as_outputs,
+    float64_args,
+    grads_of,
+    with_grad,
+    zeros_where_none,
+)
+from autograd_props.oracles import (
+    assert_matches_truth,
+    finite_difference_slope,
+    jacobian_magnitudes,
+)
+from autograd_props.properties.base import (
+    Property,
+    draw_args,
+    draw_cotangents,
+    draw_like,
+)
 from autograd_props.results import NOT_CLAIMED, Verdict
-from autograd_props.properties.base import Property, draw_args, draw_cotangents, draw_like
-from autograd_props.harness import as_outputs, differentiable_indices, float64_args, grads_of, with_grad, zeros_where_none
-from autograd_props.oracles import assert_matches_truth, finite_difference_slope, jacobian_magnitudes
+from autograd_props.spec import FunctionSpec
 
 ONCE_DIFFERENTIABLE_ERROR = "marked with @once_differentiable"
 
@@ -77,7 +92,7 @@ def check_double_backward(
     probes: tuple[torch.Tensor, ...],
 ) -> list[float]:
     """``directions`` weight the VJP (shaped like the inputs); ``probes`` move (inputs, cotangents)."""
-    which = differentiable_indices(args)
+    which = spec.differentiable(args)
     if not which:
         return []
     if not spec.claims_double_backward:
@@ -117,7 +132,7 @@ def check_double_backward(
 def _draw(cell: Cell, data: st.DataObject) -> dict[str, Any]:
     args = draw_args(cell, data)
     cotangents = draw_cotangents(cell, data, args)
-    inputs = tuple(args[i] for i in differentiable_indices(args))
+    inputs = tuple(args[i] for i in cell.spec.differentiable(args))
     directions = draw_like(data, inputs, label="directions")
     probes = draw_like(data, inputs + cotangents, label="probes")
     return {"args": args, "cotangents": cotangents, "directions": directions, "probes": probes}

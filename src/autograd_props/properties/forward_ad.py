@@ -13,12 +13,26 @@ import torch
 import torch.autograd.forward_ad as fwAD
 from hypothesis import strategies as st
 
-from autograd_props.spec import FunctionSpec
 from autograd_props.cell import Cell
+from autograd_props.harness import (
+    as_outputs,
+    float64_args,
+    of_inputs,
+)
+from autograd_props.oracles import (
+    assert_matches_truth,
+    assert_same_result,
+    finite_difference_slope,
+    jacobian_magnitudes,
+)
+from autograd_props.properties.base import (
+    Property,
+    draw_args,
+    draw_cotangents,
+    draw_like,
+)
 from autograd_props.results import NOT_CLAIMED, Verdict
-from autograd_props.properties.base import Property, draw_args, draw_cotangents, draw_like
-from autograd_props.harness import as_outputs, differentiable_indices, float64_args, of_inputs
-from autograd_props.oracles import assert_matches_truth, assert_same_result, finite_difference_slope, jacobian_magnitudes
+from autograd_props.spec import FunctionSpec
 
 
 def _dual_tangents(fn, args, which, tangents) -> tuple[torch.Tensor, ...]:
@@ -39,7 +53,7 @@ def check_forward_ad(
     tangents: tuple[torch.Tensor, ...],
     cotangents: tuple[torch.Tensor, ...],
 ) -> Verdict | list[float]:
-    which = differentiable_indices(args)
+    which = spec.differentiable(args)
     if not which:
         return []
     primals = tuple(args[i] for i in which)
@@ -89,7 +103,7 @@ def check_forward_ad(
 
 def _draw(cell: Cell, data: st.DataObject) -> dict[str, Any]:
     args = draw_args(cell, data)
-    tangents = draw_like(data, tuple(args[i] for i in differentiable_indices(args)), label="tangents")
+    tangents = draw_like(data, tuple(args[i] for i in cell.spec.differentiable(args)), label="tangents")
     return {"args": args, "tangents": tangents, "cotangents": draw_cotangents(cell, data, args)}
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from autograd_props.harness import differentiable_indices, recording_backward, vjp
+from autograd_props.harness import recording_backward, vjp
 from autograd_props.properties.base import Property, draw_args_and_cotangents
 from autograd_props.spec import FunctionSpec
 
@@ -16,7 +16,7 @@ from autograd_props.spec import FunctionSpec
 def check_gradient_contract(
     spec: FunctionSpec, *, args: tuple[Any, ...], cotangents: tuple[torch.Tensor, ...]
 ) -> list[float]:
-    which = differentiable_indices(args)
+    which = spec.differentiable(args)
     if not which:
         return []
     with recording_backward(spec.function_class) as calls:

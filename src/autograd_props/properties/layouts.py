@@ -15,11 +15,15 @@ from typing import Any
 import torch
 from hypothesis import strategies as st
 
-from autograd_props.spec import FunctionSpec
 from autograd_props.cell import Cell
-from autograd_props.properties.base import Property, draw_args, draw_cotangents
-from autograd_props.harness import as_outputs, differentiable_indices, grads_of, zeros_where_none
+from autograd_props.harness import (
+    as_outputs,
+    grads_of,
+    zeros_where_none,
+)
 from autograd_props.oracles import assert_same_result, jacobian_magnitudes
+from autograd_props.properties.base import Property, draw_args, draw_cotangents
+from autograd_props.spec import FunctionSpec
 
 
 def transposed(x: torch.Tensor) -> torch.Tensor:
@@ -74,7 +78,7 @@ def check_layouts(
     layout: str,
     cotangent_layout: str,
 ) -> list[float]:
-    which = differentiable_indices(args)
+    which = spec.differentiable(args)
     transform = LAYOUTS[layout]
     cot_transform = LAYOUTS[cotangent_layout]
     strided_cots = tuple(cot_transform(c) for c in cotangents)

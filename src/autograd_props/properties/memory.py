@@ -14,9 +14,13 @@ from typing import Any
 
 import torch
 
-from autograd_props.spec import FunctionSpec
+from autograd_props.harness import (
+    as_outputs,
+    grads_of,
+    with_grad,
+)
 from autograd_props.properties.base import Property, draw_args_and_cotangents
-from autograd_props.harness import as_outputs, differentiable_indices, grads_of, with_grad
+from autograd_props.spec import FunctionSpec
 
 
 def _forward_backward(spec: FunctionSpec, args, which, cotangents, saved: list) -> tuple[Any, list[str]]:
@@ -37,7 +41,7 @@ def _forward_backward(spec: FunctionSpec, args, which, cotangents, saved: list) 
 
 
 def check_memory(spec: FunctionSpec, *, args: tuple[Any, ...], cotangents: tuple[torch.Tensor, ...]) -> list[float]:
-    which = differentiable_indices(args)
+    which = spec.differentiable(args)
     if not which:
         return []
     saved: list[weakref.ref] = []

@@ -11,9 +11,9 @@ from typing import Any
 
 import torch
 
-from autograd_props.spec import FunctionSpec
+from autograd_props.harness import as_outputs, vjp
 from autograd_props.properties.base import Property, draw_args_and_cotangents
-from autograd_props.harness import as_outputs, differentiable_indices, vjp
+from autograd_props.spec import FunctionSpec
 
 
 def _meta(values):
@@ -21,7 +21,7 @@ def _meta(values):
 
 
 def check_meta_device(spec: FunctionSpec, *, args: tuple[Any, ...], cotangents: tuple[torch.Tensor, ...]) -> list[float]:
-    which = differentiable_indices(args)
+    which = spec.differentiable(args)
     meta_args, meta_cots = _meta(args), _meta(cotangents)
     outs, grads = vjp(spec.function, meta_args, which, meta_cots, what=spec.name)
     ref = as_outputs(spec.reference(*meta_args), what="reference")

@@ -7,7 +7,12 @@ from typing import Any
 
 import torch
 
-from autograd_props.harness import as_outputs, differentiable_indices, identical, vjp, with_grad
+from autograd_props.harness import (
+    as_outputs,
+    identical,
+    vjp,
+    with_grad,
+)
 from autograd_props.properties.base import Property, draw_args_and_cotangents
 from autograd_props.spec import FunctionSpec
 
@@ -15,7 +20,7 @@ from autograd_props.spec import FunctionSpec
 def check_needs_input_grad(
     spec: FunctionSpec, *, args: tuple[Any, ...], cotangents: tuple[torch.Tensor, ...]
 ) -> list[float]:
-    which = differentiable_indices(args)
+    which = spec.differentiable(args)
     _, full = vjp(spec.function, args, which, cotangents, what=spec.name)
     rtol, atol = 0.0, 0.0  # the same Function on the same values: only needs_input_grad differs
     for size in range(len(which)):

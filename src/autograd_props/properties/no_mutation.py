@@ -6,13 +6,19 @@ from typing import Any
 
 import torch
 
-from autograd_props.harness import as_outputs, differentiable_indices, grads_of, identical, recording_backward, with_grad
+from autograd_props.harness import (
+    as_outputs,
+    grads_of,
+    identical,
+    recording_backward,
+    with_grad,
+)
 from autograd_props.properties.base import Property, draw_args_and_cotangents
 from autograd_props.spec import FunctionSpec
 
 
 def check_no_mutation(spec: FunctionSpec, *, args: tuple[Any, ...], cotangents: tuple[torch.Tensor, ...]) -> list[float]:
-    which = differentiable_indices(args)
+    which = spec.differentiable(args)
     leaves = with_grad(args, which)
     before = [(a._version, a.detach().clone()) if isinstance(a, torch.Tensor) else None for a in leaves]
     with recording_backward(spec.function_class) as calls:

@@ -11,9 +11,14 @@ from typing import Any
 
 import torch
 
-from autograd_props.spec import FunctionSpec
+from autograd_props.harness import (
+    as_outputs,
+    grads_of,
+    vjp,
+    with_grad,
+)
 from autograd_props.properties.base import Property, draw_args_and_cotangents
-from autograd_props.harness import as_outputs, differentiable_indices, grads_of, vjp, with_grad
+from autograd_props.spec import FunctionSpec
 
 VERSION_COUNTER_ERROR = "modified by an inplace operation"
 
@@ -22,7 +27,7 @@ def check_saved_tensor_hygiene(
     spec: FunctionSpec, *, args: tuple[Any, ...], cotangents: tuple[torch.Tensor, ...]
 ) -> str:
     """Returns 'raised' or 'unchanged' (both fine); raises AssertionError on a changed gradient."""
-    which = differentiable_indices(args)
+    which = spec.differentiable(args)
     if not which:
         return "no differentiable inputs"
     _, expected = vjp(spec.function, args, which, cotangents, what=spec.name)

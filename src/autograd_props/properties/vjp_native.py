@@ -1,4 +1,11 @@
-"""Property 'vjp_native': gradients for random cotangents match the reference under native autograd."""
+"""Property 'vjp_native': gradients for random cotangents match the reference under native autograd.
+
+Judged in float64 (see :mod:`autograd_props.oracles`).  Where the reference's float64 gradient
+is NaN or inf but the Function's is finite, the reference cannot judge: those elements are judged
+by finite differences of the Function itself (:mod:`autograd_props.fallbacks`).  Where a failing
+element sits at a non-differentiable point and the Function took the other one-sided derivative,
+the failure says so (:mod:`autograd_props.kinks`), and ``kinks="any-one-sided"`` accepts it.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +13,44 @@ from typing import Any
 
 import torch
 
-from autograd_props.harness import differentiable_indices, float64_args, vjp
-from autograd_props.oracles import assert_matches_truth, jacobian_magnitudes
+from autograd_props import kinks
+from autograd_props.fallbacks import judge_unjudged_gradients
+from autograd_props.harness import float64_args, vjp
+from autograd_props.oracles import (
+    ToleranceError,
+    assert_matches_truth,
+    jacobian_magnitudes,
+)
 from autograd_props.properties.base import Property, draw_args_and_cotangents
+from autograd_props.results import Verdict
 from autograd_props.spec import FunctionSpec
 
 
-def check_vjp_native(spec: FunctionSpec, *, args: tuple[Any, ...], cotangents: tuple[torch.Tensor, ...]) -> list[float]:
+def check_vjp_native(spec: FunctionSpec, *, args: tuple[Any, ...], cotangents: tuple[torch.Tensor, ...]) -> Verdict:
     """Gradients of the Function equal the reference's under native autograd (judged in float64)."""
-    which = differentiable_indices(args)
+    which = spec.differentiable(args)
     _, got = vjp(spec.function, args, which, cotangents, what=spec.name)
     _, native = vjp(spec.reference, args, which, cotangents, what="reference")
     _, truth = vjp(spec.reference, float64_args(args), which, float64_args(cotangents), what="reference")
     magnitudes = jacobian_magnitudes(spec.reference, args, which, cotangents).vjp
-    return [
-        assert_matches_truth(
-            g, n, t, m, tolerance=spec.tolerance(args[i].dtype), what=f"{spec.name} gradient of argument {i}"
-        ).margin
-        for i, g, n, t, m in zip(which, got, native, truth, magnitudes)
-    ]
+    margins, notes, unjudged = [], [], {}
+    for i, g, n, t, m in zip(which, got, native, truth, magnitudes):
+        what = f"{spec.name} gradient of argument {i}"
+        try:
+            comparison = assert_matches_truth(g, n, t, m, tolerance=spec.tolerance(args[i].dtype), what=what, reference_may_fail=True)
+        except ToleranceError as exc:
+            calls = kinks.classify(spec.reference, args, i, cotangents, exc.failing, exc.got, exc.truth, exc.allowed)
+            at_kinks = int(exc.failing.sum()) <= kinks.MAX_ELEMENTS and all(c.one_sided for c in calls)
+            if spec.kinks == "any-one-sided" and at_kinks:
+                notes.append(f"{what}: {len(calls)} elements at non-differentiable points took the other one-sided derivative (kinks='any-one-sided')")
+                continue
+            raise AssertionError(f"{exc}{kinks.describe(calls)}") from None
+        margins.append(comparison.margin)
+        if comparison.unjudged_count:
+            unjudged[i] = comparison.unjudged
+    if unjudged:
+        notes.append(judge_unjudged_gradients(spec, args, cotangents, got, unjudged))
+    return Verdict(tuple(margins), tuple(notes))
 
 
 PROPERTY = Property(

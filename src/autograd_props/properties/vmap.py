@@ -15,12 +15,20 @@ from typing import Any
 import torch
 from hypothesis import strategies as st
 
-from autograd_props.spec import FunctionSpec
 from autograd_props.cell import Cell
-from autograd_props.results import NOT_CLAIMED, Verdict
+from autograd_props.harness import (
+    as_outputs,
+    float64_args,
+    of_inputs,
+)
+from autograd_props.oracles import (
+    assert_matches_truth,
+    assert_same_result,
+    jacobian_magnitudes,
+)
 from autograd_props.properties.base import Property, draw_args, draw_cotangents
-from autograd_props.harness import as_outputs, differentiable_indices, float64_args, of_inputs
-from autograd_props.oracles import assert_matches_truth, assert_same_result, jacobian_magnitudes
+from autograd_props.results import NOT_CLAIMED, Verdict
+from autograd_props.spec import FunctionSpec
 
 MAX_BATCH = 3
 
@@ -37,7 +45,7 @@ def check_vmap(
     cotangents: tuple[torch.Tensor, ...],
 ) -> list[float]:
     """``batched`` maps argument positions to a stack of samples along dim 0; others are shared."""
-    which = differentiable_indices(args)
+    which = spec.differentiable(args)
     if not spec.supports_functorch and _refused(lambda: torch.func.vjp(of_inputs(spec.function, args, which), *(args[i] for i in which))):
         # PyTorch's own rule, not the Function's claim: judge the transforms only if they run.
         return Verdict(notes=(CLASSIC_NOTE,))
@@ -60,7 +68,7 @@ def check_vmap(
     for k in range(size):
         sample = _sample(args, batched, k)
         expected = of_inputs(spec.function, sample, ())()
-        magnitudes = jacobian_magnitudes(spec.reference, sample, differentiable_indices(sample)).forward
+        magnitudes = jacobian_magnitudes(spec.reference, sample, spec.differentiable(sample)).forward
         for j, (e, m) in enumerate(zip(expected, magnitudes)):
             margins.append(
                 assert_same_result(

@@ -1,0 +1,101 @@
+"""Non-differentiable points: is a gradient that differs from the reference's a convention there?
+
+At a kink (relu at 0, abs at 0, a clamp's bounds) the derivative is a choice: native autograd
+picks one, and a Function may pick the other one-sided derivative.  Where a gradient element fails
+the native oracle, the reference's one-sided derivatives along that element are estimated by
+one-sided finite differences in float64.  If they differ (a kink) and the Function's value is one
+of them, the failure is a convention difference, not a wrong value: by default it still fails
+(a drop-in replacement should match native), named as such; a spec with
+``kinks="any-one-sided"`` accepts it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from autograd_props.harness import as_outputs, float64_cpu_args
+
+__all__ = ["KinkCall", "classify", "describe", "one_sided_derivatives"]
+
+STEP = 1e-6  # relative to max(1, |x|); one-sided second-order differences are exact on linear pieces
+MAX_ELEMENTS = 16  # failing elements examined per comparison (a failure path only)
+
+
+@dataclasses.dataclass(frozen=True)
+class KinkCall:
+    """One failing element: where it is, its input value, the two one-sided derivatives, the call."""
+
+    index: tuple[int, ...]
+    x: float
+    left: float
+    right: float
+    reference: float
+    got: float
+    one_sided: bool  # the Function took one of the one-sided derivatives at a real kink
+
+
+def one_sided_derivatives(
+    reference: Callable[..., Any], args: Sequence[Any], position: int, flat: int, cotangents: Sequence[torch.Tensor]
+) -> tuple[float, float]:
+    """(left, right) derivatives of ``u . reference(args)`` along element ``flat`` of ``args[position]``."""
+    args64 = list(float64_cpu_args(args))
+    us = [c.detach().to("cpu", torch.float64) for c in cotangents]
+    base = args64[position]
+    h = STEP * max(1.0, abs(float(base.reshape(-1)[flat])))
+
+    def phi(t: float) -> float:
+        moved = base.clone()
+        moved.reshape(-1)[flat] += t
+        args64[position] = moved
+        with torch.no_grad():
+            outs = as_outputs(reference(*args64), what="reference")
+        return sum(float((u * o).sum()) for u, o in zip(us, outs))
+
+    p0, p1, p2, m1, m2 = (phi(t) for t in (0.0, h, 2 * h, -h, -2 * h))
+    right = (-3 * p0 + 4 * p1 - p2) / (2 * h)
+    left = (3 * p0 - 4 * m1 + m2) / (2 * h)
+    return left, right
+
+
+def classify(
+    reference: Callable[..., Any],
+    args: Sequence[Any],
+    position: int,
+    cotangents: Sequence[torch.Tensor],
+    failing: torch.Tensor,
+    got: torch.Tensor,
+    truth: torch.Tensor,
+    allowed: torch.Tensor,
+) -> list[KinkCall]:
+    """The failing elements of the gradient of ``args[position]`` (at most MAX_ELEMENTS), each
+    with its one-sided derivatives and whether the Function's value is one of them."""
+    calls = []
+    for flat in failing.reshape(-1).nonzero().reshape(-1)[:MAX_ELEMENTS].tolist():
+        left, right = one_sided_derivatives(reference, args, position, flat, cotangents)
+        g, t, a = (float(v.reshape(-1)[flat]) for v in (got, truth, allowed))
+        scale = abs(left) + abs(right) + abs(g) + 1.0
+        close = lambda side: abs(g - side) <= max(a, 1e-6 * scale)  # noqa: E731
+        jump = abs(left - right) > 1e-4 * scale
+        index = tuple(int(i) for i in np.unravel_index(flat, tuple(got.shape))) if got.dim() else ()
+        x = float(args[position].detach().reshape(-1)[flat].double())
+        calls.append(KinkCall(index, x, left, right, t, g, jump and (close(left) or close(right))))
+    return calls
+
+
+def describe(calls: Sequence[KinkCall]) -> str:
+    """A sentence for a failure message about the elements at kinks."""
+    kinks = [c for c in calls if c.one_sided]
+    if not kinks:
+        return ""
+    c = kinks[0]
+    return (
+        f"; {len(kinks)} of the failing elements are at a non-differentiable point, where the Function took the "
+        f"other one-sided derivative: at index {c.index} (x = {c.x!r}) the left derivative is {c.left:.6g} and the "
+        f"right {c.right:.6g}, the reference takes {c.reference:.6g} and the Function {c.got:.6g}. A convention "
+        f"difference, not a wrong value: kinks='any-one-sided' in the spec accepts it"
+    )
