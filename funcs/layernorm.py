@@ -140,10 +140,11 @@ SPEC = FunctionSpec(
     reference=layernorm_reference,
     args=_args,
     opt_outs={
-        # special_values now forgives native's NaN output where the float64 truth is finite (x =
-        # [1.7e38] in float32), but not in float64 itself: at x near 1.6e308 the variance overflows
-        # float64, native's weight gradient comes out a finite but wrong 0 and this Function's NaN.
-        # Passing needs a variance computed on x scaled by max|x|; until then, opted out.
-        "special_values": "the variance overflows near the dtype's max: native F.layer_norm returns NaN or a wrong finite gradient there, and this Function returns NaN",
+        # Beyond the square root of the dtype's maximum the variance overflows even in float64
+        # (x near 1.6e308): native's weight gradient comes out a finite but wrong 0 and this
+        # Function's NaN.  Passing needs a variance computed on x scaled by max|x|.  The ordinary
+        # range, NaN and inf included, is still checked by special_values.
+        "extreme_values": "beyond sqrt(max) the variance overflows (even in float64 near 1.6e308): native F.layer_norm "
+        "returns NaN or a wrong finite gradient there, and this Function returns NaN",
     },
 )

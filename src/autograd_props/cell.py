@@ -49,6 +49,7 @@ class Cell:
     prop: str
     source: str | None = None  # where the spec was loaded from, for reproducers
     skip: Skip | None = None  # why the cell will not run, when it will not
+    shrunk: bool | None = None  # a failure's example was shrunk (False: reported as found, to save time)
     examples: int = 0
     worst_margin: float | None = None  # None until a value is compared
     first_failure: int | None = None  # the example that first failed, counting from 1

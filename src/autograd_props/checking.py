@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import settings
 
 from autograd_props.cell import Cell, failures_of
 from autograd_props.devices import parse_devices
@@ -25,7 +26,7 @@ from autograd_props.plugin.session import Sourced, specs_from
 from autograd_props.profiles import gate_settings
 from autograd_props.properties import PROPERTY_NAMES, REGISTRY, validate_opt_outs
 from autograd_props.results import CellResult, Failure
-from autograd_props.runner import plan, run_cell
+from autograd_props.runner import Budget, plan, run_cell
 from autograd_props.spec import FunctionSpec
 
 __all__ = ["CheckFailure", "CheckReport", "check"]
@@ -88,6 +89,7 @@ def check(
     max_examples: int | None = None,
     report_dir: str | Path | None = None,
     raise_on_failure: bool = True,
+    full_shrink: bool = False,
 ) -> CheckReport:
     """Run properties over specs, outside pytest; return a report or raise :class:`CheckFailure`.
 
@@ -97,17 +99,17 @@ def check(
     every available one).  ``profile``: a Hypothesis profile name (default:
     ``autograd-props-ci`` when ``CI`` is set, else ``autograd-props-dev``); ``max_examples``
     overrides its budget.  ``report_dir``: also write verification.md and verification.json there.
+    ``full_shrink``: shrink every failing cell (default: the first of each spec and property).
     """
     names = list(PROPERTY_NAMES if properties is None else properties)
     unknown = [n for n in names if n not in REGISTRY]
     if unknown:
         raise ValueError(f"check: properties={list(properties)!r}: unknown {unknown}; known: {', '.join(PROPERTY_NAMES)}")
     device_list = parse_devices(devices if devices is None or isinstance(devices, str) else ",".join(devices))
-    budget = gate_settings(profile)
+    hypothesis_settings = gate_settings(profile)
     if max_examples is not None:
-        from hypothesis import settings
-
-        budget = settings(budget, max_examples=max_examples)
+        hypothesis_settings = settings(hypothesis_settings, max_examples=max_examples)
+    budget = Budget(hypothesis_settings, shrink_all=full_shrink)
     cells = []
     for item in _specs(specs):
         for name in names:
@@ -136,4 +138,5 @@ def _run(cell: Cell, budget) -> CellResult:
         result.failures = failures_of(exc) or [Failure(error=f"{type(exc).__name__}: {exc}"[:500], reproducer="", check="", shapes="")]
     result.examples, result.worst_margin = cell.examples, cell.worst_margin
     result.first_failure, result.notes = cell.first_failure, dict(cell.notes)
+    result.shrunk = cell.shrunk if result.outcome == "failed" else None
     return result

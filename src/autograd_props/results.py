@@ -90,6 +90,7 @@ class CellResult:
     failures: list[Failure] = dataclasses.field(default_factory=list)
     output: str = ""  # pytest's full failure text
     notes: dict[str, int] = dataclasses.field(default_factory=dict)
+    shrunk: bool | None = None  # for a failure: whether its example was shrunk
 
     @property
     def key(self) -> str:

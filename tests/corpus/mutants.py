@@ -20,7 +20,7 @@ from tests.corpus.twins import TWINS
 # reference by another route: double backward (its cotangent derivative is the backward itself),
 # torch.func.vjp/grad in the vmap property, and special_values (backward at extreme inputs).
 # Those failures are the same bug, not unrelated ones.
-BACKWARD_VALUE = frozenset({"double_backward", "vmap", "special_values"})
+BACKWARD_VALUE = frozenset({"double_backward", "vmap", "special_values", "extreme_values"})
 VJP = frozenset({"vjp_native", "vjp_finite_differences"})
 
 
@@ -52,9 +52,9 @@ MUTANTS: dict[str, Mutant] = {
     "SOFTMAX_MISSING_TERM": _mutant("softmax", value.SoftmaxMissingTerm, "softmax term missing", "softmax backward keeps only y * g", VJP, BACKWARD_VALUE),
     "LAYERNORM_MISSING_TERM": _mutant("layernorm", value.LayerNormMissingTerm, "layer-norm term missing", "layernorm grad_x without the variance term", VJP, BACKWARD_VALUE),
     "KINK_SUBGRADIENT": _mutant("relu", value.ReLUKinkSubgradient, "kink subgradient", "relu gradient 1 at x = 0 (native: 0)", {"vjp_native"}, BACKWARD_VALUE),
-    "UNSTABLE_FORWARD": _mutant("softplus", value.SoftplusNaive, "unstable forward", "softplus as log1p(exp(x))", {"special_values"}, {"forward"}),
+    "UNSTABLE_FORWARD": _mutant("softplus", value.SoftplusNaive, "unstable forward", "softplus as log1p(exp(x))", {"special_values"}, {"forward", "extreme_values"}),
     # backward and jvp read the saved output, so an overflowed output is a wrong gradient too
-    "UNSTABLE_LOGSUMEXP": _mutant("logsumexp", value.LogSumExpUnshifted, "unstable forward", "logsumexp without the max shift", {"special_values"}, {"forward", "forward_ad"} | VJP | BACKWARD_VALUE),
+    "UNSTABLE_LOGSUMEXP": _mutant("logsumexp", value.LogSumExpUnshifted, "unstable forward", "logsumexp without the max shift", {"special_values", "extreme_values"}, {"forward", "forward_ad"} | VJP | BACKWARD_VALUE),
     # hygiene: autograd's contract broken, values often right
     "TENSOR_ON_CTX": _mutant("square", hygiene.SquareOnCtx, "tensor on ctx", "input kept on ctx, not saved", {"saved_tensor_hygiene", "memory"}),
     "OUTPUT_ON_CTX": _mutant("square", hygiene.SquareOutputOnCtx, "tensor on ctx", "output kept on ctx (reference cycle)", {"memory"}),
@@ -66,12 +66,12 @@ MUTANTS: dict[str, Mutant] = {
     "FORWARD_IN_PLACE": _mutant("softplus", hygiene.SoftplusForwardInPlace, "input modified in place", "softplus forward clamps its input in place", {"no_mutation"}, {"saved_tensor_hygiene", "layouts", "forward"} | VJP | BACKWARD_VALUE),
     # Left to autograd, the reduction of grad_b runs in the dtype itself: at extreme values it
     # overflows where native's accumulation does not.
-    "FORGETS_REDUCTION": _mutant("affine", hygiene.AffineForgetsReduction, "broadcast reduction: missing", "affine grad_b left at the broadcast shape", {"gradient_contract"}, {"special_values"}),
+    "FORGETS_REDUCTION": _mutant("affine", hygiene.AffineForgetsReduction, "broadcast reduction: missing", "affine grad_b left at the broadcast shape", {"gradient_contract"}, {"special_values", "extreme_values"}),
     # compiled autograd asks for other needs_input_grad subsets
     "COMPACTS_GRADIENTS": _mutant("affine", hygiene.AffineCompactsGradients, "needs_input_grad ignored", "gradients shift position when one is not needed", {"needs_input_grad"}, {"gradient_contract", "compile"}),
     # needs_input_grad runs backward once per subset of inputs, and special_values compares a
     # backward with the reference's: each sees the random order as a changed value.
-    "NONDETERMINISTIC": _mutant("affine", hygiene.AffineNondeterministic, "nondeterministic backward", "affine sums in a random order", {"deterministic_backward"}, {"needs_input_grad", "special_values"}),
+    "NONDETERMINISTIC": _mutant("affine", hygiene.AffineNondeterministic, "nondeterministic backward", "affine sums in a random order", {"deterministic_backward"}, {"needs_input_grad", "special_values", "extreme_values"}),
     # capabilities beyond first-order backward
     "DETACHES_SAVED": _mutant("square", capability.SquareDetachesSaved, "detached saved tensor", "square backward detaches x: double backward zero", {"double_backward"}),
     "SAVES_INTERMEDIATE": _mutant("softplus", capability.SoftplusSavesSigmoid, "saved intermediate", "softplus saves sigmoid(x): double backward wrong", {"double_backward"}),

@@ -40,6 +40,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="report",
         help="where verification.md and verification.json are written (default: report/)",
     )
+    group.addoption(
+        "--full-shrink",
+        dest="autograd_props_full_shrink",
+        action="store_true",
+        help="shrink every failing cell and search each for distinct failures (default: only the first failing "
+        "cell of each spec x property; the others report the example as found, which is much faster)",
+    )
     for kind, what in (("xfail", "expected to fail (strict: an unexpected pass fails)"), ("skip", "skipped")):
         group.addoption(
             f"--{kind}s-file",

@@ -95,6 +95,7 @@ def attach_cell_result(item: pytest.Item, call: pytest.CallInfo, report: pytest.
         test_id=report.nodeid,
         failures=failures if outcome in ("failed", "xfailed") else [],
         notes=dict(cell.notes),
+        shrunk=cell.shrunk if outcome in ("failed", "xfailed") else None,
     )
     report.user_properties.append((_PROPERTY, result.to_json()))
 

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 import pytest
 
 from autograd_props.cell import Cell
-from autograd_props.plugin.session import gate_settings_of
+from autograd_props.plugin.session import budget_of
 from autograd_props.properties import REGISTRY, Property
 from autograd_props.runner import run_cell
 from autograd_props.spec import FunctionSpec
@@ -31,7 +31,7 @@ PROPERTY_ATTRIBUTE = "__autograd_props_property__"  # on each test: its property
 
 def _property_test(prop: Property):
     def test(self, cell: Cell, request: pytest.FixtureRequest) -> None:
-        run_cell(cell, gate_settings_of(request.config))
+        run_cell(cell, budget_of(request.config))
 
     test.__name__ = test.__qualname__ = f"test_{prop.name}"
     test.__doc__ = prop.summary

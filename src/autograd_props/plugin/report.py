@@ -171,6 +171,9 @@ def _failures(results: list[CellResult]) -> list[str]:
             lines.append(f'<a id="failure-{r.spec}-{r.prop}"></a>')
             anchored.add((r.spec, r.prop))
         lines += [f"### {r.spec} / {r.prop} ({r.dtype}, {r.device})", "", f"`{r.key}`" + (f" (pytest: `{r.test_id}`)" if r.test_id else ""), ""]
+        if r.shrunk is False:
+            lines += ["The example below is as found, not shrunk: shrinking went to the first failing cell of this "
+                      "spec and property (`--full-shrink` shrinks every cell).", ""]
         for n, failure in enumerate(r.failures, 1):
             if len(r.failures) > 1:
                 lines += [f"Distinct failure {n} of {len(r.failures)}:", ""]

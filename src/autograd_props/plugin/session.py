@@ -24,9 +24,10 @@ from autograd_props.plugin.expectations import (
     read_expectations,
 )
 from autograd_props.properties import validate_opt_outs
+from autograd_props.runner import Budget
 from autograd_props.spec import FunctionSpec, SpecError
 
-__all__ = ["GateSession", "gate_settings_of", "session_of"]
+__all__ = ["GateSession", "budget_of", "session_of"]
 
 
 @dataclasses.dataclass
@@ -40,6 +41,7 @@ class GateSession:
     expectations: list[Expectation]
     profile_name: str
     _specs: tuple[Sourced, ...] | None = None
+    _budget: Budget | None = None
     specs_seen: dict[str, int] = dataclasses.field(default_factory=dict)  # spec name -> order, as collected
     errors: list[str] = dataclasses.field(default_factory=list)  # gate classes whose specs failed to load
 
@@ -75,6 +77,12 @@ class GateSession:
     @property
     def settings(self) -> settings:
         return profiles.gate_settings(self.profile_name)
+
+    @property
+    def budget(self) -> Budget:
+        if self._budget is None:
+            self._budget = Budget(self.settings, shrink_all=bool(self.config.getoption("autograd_props_full_shrink")))
+        return self._budget
 
     @property
     def source_label(self) -> str:
@@ -137,5 +145,5 @@ def session_of(config: pytest.Config) -> GateSession:
     return config.stash[_SESSION]
 
 
-def gate_settings_of(config: pytest.Config) -> settings:
-    return session_of(config).settings
+def budget_of(config: pytest.Config) -> Budget:
+    return session_of(config).budget

@@ -13,6 +13,7 @@ from autograd_props.properties import (
     compile,
     deterministic_backward,
     double_backward,
+    extreme_values,
     forward,
     forward_ad,
     gradient_contract,
@@ -50,6 +51,7 @@ REGISTRY: MappingProxyType[str, Property] = MappingProxyType(
             compile,
             layouts,
             special_values,
+            extreme_values,
             memory,
             meta_device,
         )

@@ -1,9 +1,11 @@
 """Property 'memory': nothing outlives the graph.
 
 After backward, once the outputs are dropped, the ctx (the graph node) and every tensor saved for
-backward must be freed (checked with weak references).  Tensors stored on ctx as attributes are
-reported: autograd cannot check their versions, and an output stored there makes a reference
-cycle that keeps the whole graph alive until the garbage collector runs.
+backward must be freed (checked with weak references).  Inputs and outputs stored on ctx as
+attributes are reported: autograd cannot check their versions, and an output stored there makes
+a reference cycle that keeps the whole graph alive until the garbage collector runs.  A tensor
+forward made for itself (an index, a mask) kept on ctx is noted, not failed: nothing else holds
+it, so it can neither go stale nor leak.
 """
 
 from __future__ import annotations
@@ -20,10 +22,17 @@ from autograd_props.harness import (
     with_grad,
 )
 from autograd_props.properties.base import Property, draw_args_and_cotangents
+from autograd_props.results import Verdict
 from autograd_props.spec import FunctionSpec
 
 
-def _forward_backward(spec: FunctionSpec, args, which, cotangents, saved: list) -> tuple[Any, list[str]]:
+def _storage(t: torch.Tensor) -> int:
+    return t.untyped_storage().data_ptr() if t.numel() else 0
+
+
+def _forward_backward(spec: FunctionSpec, args, which, cotangents, saved: list) -> tuple[Any, list[str], list[str]]:
+    """(a weak reference to the ctx, ctx attributes that alias an input or output, the others)."""
+
     def pack(t: torch.Tensor) -> torch.Tensor:
         saved.append(weakref.ref(t))
         return t
@@ -33,26 +42,33 @@ def _forward_backward(spec: FunctionSpec, args, which, cotangents, saved: list) 
         outs = as_outputs(spec.function(*leaves), what=spec.name)
     nodes = [o.grad_fn for o in outs if o.grad_fn is not None]
     if not nodes:
-        return None, []
+        return None, [], []
     ctx = nodes[0]
-    on_ctx = sorted(name for name, value in vars(ctx).items() if isinstance(value, torch.Tensor))
+    # An input or output kept on ctx can go stale (modified in place, unseen by autograd) or keep
+    # the graph alive (an output refers back to ctx); a tensor forward made for itself (an index,
+    # a mask) can do neither: it is freed with the graph.
+    shared = {_storage(t) for t in (*leaves, *outs) if isinstance(t, torch.Tensor)} - {0}
+    tensors = {name: value for name, value in vars(ctx).items() if isinstance(value, torch.Tensor)}
+    hazards = sorted(name for name, value in tensors.items() if _storage(value) in shared)
+    others = sorted(set(tensors) - set(hazards))
     grads_of(outs, [leaves[i] for i in which], cotangents)
-    return weakref.ref(ctx), on_ctx
+    return weakref.ref(ctx), hazards, others
 
 
-def check_memory(spec: FunctionSpec, *, args: tuple[Any, ...], cotangents: tuple[torch.Tensor, ...]) -> list[float]:
+def check_memory(spec: FunctionSpec, *, args: tuple[Any, ...], cotangents: tuple[torch.Tensor, ...]) -> Verdict | list[float]:
     which = spec.differentiable(args)
     if not which:
         return []
     saved: list[weakref.ref] = []
-    ctx_ref, on_ctx = _forward_backward(spec, args, which, cotangents, saved)
-    if on_ctx:
+    ctx_ref, hazards, others = _forward_backward(spec, args, which, cotangents, saved)
+    if hazards:
         raise AssertionError(
-            f"{spec.name}: tensors stored on ctx as attributes ({', '.join(on_ctx)}); "
+            f"{spec.name}: inputs or outputs stored on ctx as attributes ({', '.join(hazards)}); "
             f"use ctx.save_for_backward so autograd tracks their versions and frees them with the graph"
         )
+    notes = (f"tensors forward made for itself kept on ctx ({', '.join(others)}): freed with the graph, not a hazard",) if others else ()
     if ctx_ref is None:
-        return []
+        return Verdict(notes=notes)
     alive_ctx = ctx_ref() is not None
     alive_saved = sum(r() is not None for r in saved)
     if alive_ctx or alive_saved:
@@ -64,7 +80,7 @@ def check_memory(spec: FunctionSpec, *, args: tuple[Any, ...], cotangents: tuple
             f"(after gc.collect: ctx {'alive' if still_ctx else 'freed'}, {still_saved} saved tensors alive); "
             f"something holds the graph (a reference cycle through ctx, or a global)"
         )
-    return []
+    return Verdict(notes=notes)
 
 
 PROPERTY = Property(
