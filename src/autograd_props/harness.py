@@ -15,12 +15,14 @@ __all__ = [
     "BackwardCall",
     "as_outputs",
     "float64_args",
+    "first_order",
     "float64_cpu_args",
     "grads_of",
     "identical",
     "of_inputs",
     "recording_backward",
     "vjp",
+    "vjp_map",
     "with_grad",
     "zeros_where_none",
 ]
@@ -191,5 +193,38 @@ def of_inputs(fn: Callable[..., Any], args: Sequence[Any], which: Sequence[int],
         for i, x in zip(which, xs):
             full[i] = x
         return as_outputs(fn(*full), what=what)
+
+    return call
+
+
+def _differentiable(x):
+    return x if x.requires_grad else x.detach().requires_grad_(True)
+
+
+def first_order(fn, args: tuple[Any, ...], which, cotangents, *, create_graph: bool, fresh: bool = True):
+    """(leaves, cotangent leaves, VJP): the VJP as a differentiable function of both.
+
+    ``fresh=False`` keeps the given tensors (so an outer autograd, such as the oracle's Jacobian,
+    sees through the VJP); ``fresh=True`` starts from new leaves.
+    """
+    if fresh:
+        leaves = with_grad(args, which)
+        cots = tuple(c.detach().clone().requires_grad_(True) for c in cotangents)
+    else:
+        leaves = tuple(_differentiable(a) if i in which else a for i, a in enumerate(args))
+        cots = tuple(_differentiable(c) for c in cotangents)
+    outs = as_outputs(fn(*leaves))
+    inputs = [leaves[i] for i in which]
+    grads = grads_of(outs, inputs, cots, create_graph=create_graph)
+    return leaves, cots, zeros_where_none(grads, inputs)
+
+
+def vjp_map(fn, n_args: int, which):
+    """The VJP as a plain function of (args..., cotangents...), for the oracles."""
+
+    def call(*args_and_cots):
+        args, cots = args_and_cots[:n_args], args_and_cots[n_args:]
+        with torch.enable_grad():
+            return first_order(fn, args, which, cots, create_graph=True, fresh=False)[2]
 
     return call

@@ -83,22 +83,33 @@ def _fmt_index(flat: int, shape: torch.Size) -> tuple[int, ...]:
     return tuple(int(i) for i in np.unravel_index(flat, tuple(shape))) if len(shape) else ()
 
 
-def native_allowance(native_error: torch.Tensor, magnitude: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+def native_allowance(
+    native_error: torch.Tensor, magnitude: torch.Tensor, dtype: torch.dtype, coupled: torch.Tensor | None = None
+) -> torch.Tensor:
     """What native's own error allows at each element.
 
     Not native's error at that element alone: native may be lucky there (its rounding happened
-    to cancel), so the allowance is native's worst error over the whole tensor relative to the
-    size of what each element is a sum of (``magnitude``), scaled back by each element's
-    magnitude; never less than native's own error at the element.  float16 and bfloat16 allow
+    to cancel), so the allowance is the largest of native's error at the element, native's worst
+    error over the whole tensor relative to the size of what each element is a sum of
+    (``magnitude``) scaled back by the element's magnitude, and native's worst error among the
+    elements ``coupled`` with it (computed together: a row of a softmax or a layer norm shares
+    its reductions, and with them their rounding, whatever the size of each element's own
+    terms; a layer norm's x-gradient is a small difference of terms as large as the row's).  float16 and bfloat16 allow
     ``LOW_PRECISION_FACTOR`` times that: another, equally valid order of operations rounds
     differently, and at 8 or 11 bits one order is easily 1.5x worse than another at one element.
     In float64, native is the truth (error 0), so this allows nothing.  Elements whose magnitude
     is below the dtype's smallest normal number are left out of the worst relative error: there
     rounding is absolute (subnormals), and dividing by the tiny magnitude would inflate it.
     """
+    finite = torch.where(torch.isfinite(native_error), native_error, torch.zeros_like(native_error))
     sized = (magnitude >= torch.finfo(dtype).tiny) & torch.isfinite(native_error)
     relative = (native_error[sized] / magnitude[sized]).max() if bool(sized.any()) else native_error.new_zeros(())
-    return LOW_PRECISION_FACTOR.get(dtype, 1.0) * torch.maximum(native_error, relative * magnitude)
+    allowance = torch.maximum(native_error, relative * magnitude)
+    if coupled is not None and native_error.numel() > 1:
+        flat = finite.reshape(-1)
+        neighbourhood = (coupled.to(flat.dtype) * flat[None, :]).amax(1).reshape(native_error.shape)
+        allowance = torch.maximum(allowance, neighbourhood)
+    return LOW_PRECISION_FACTOR.get(dtype, 1.0) * allowance
 
 
 def assert_matches_truth(
@@ -110,6 +121,7 @@ def assert_matches_truth(
     tolerance: tuple[float, float],
     what: str,
     reference_may_fail: bool = False,
+    coupled: torch.Tensor | None = None,
 ) -> Comparison:
     """Check got (custom, some dtype) against float64 truth, allowing native's error plus slack.
 
@@ -117,7 +129,8 @@ def assert_matches_truth(
     finite, the reference cannot judge (a derivative formula that overflows, 0 * inf in an
     unselected ``where`` branch); those elements are left out and returned as ``unjudged`` for
     the caller to judge another way.  Otherwise they fail, as any value does that differs from
-    a non-finite truth.
+    a non-finite truth.  ``coupled``: which elements are computed together (see
+    :func:`native_allowance`), from :class:`Magnitudes`.
     """
     if got.shape != native.shape:
         raise AssertionError(f"{what}: shape {tuple(got.shape)}, reference gives {tuple(native.shape)}")
@@ -135,7 +148,12 @@ def assert_matches_truth(
     # A magnitude is NaN where the reference's Jacobian is infinite against a zero; count it as 0.
     magnitude = torch.nan_to_num(magnitude.to("cpu", torch.float64), nan=0.0)
     native_error = torch.where(torch.isfinite(n), (n - t).abs(), torch.zeros_like(t)).nan_to_num(nan=0.0)
-    from_native = native_allowance(native_error, magnitude, got.dtype)
+    from_native = native_allowance(native_error, magnitude, got.dtype, coupled)
+    if coupled is not None and magnitude.numel() > 1:
+        # Elements computed together share their reductions' rounding: the largest terms among
+        # them set it, not each element's own (which cancellation may have made small).
+        flat = magnitude.reshape(-1)
+        magnitude = (coupled.to(flat.dtype) * flat[None, :]).amax(1).reshape(magnitude.shape).maximum(magnitude)
     allowed = from_native + atol + rtol * t.abs().nan_to_num(nan=0.0, posinf=0.0) + ROUNDING_ULPS * eps * magnitude
     err = (g - t).abs()
     ratio = torch.nan_to_num(err / allowed, nan=float("inf"))
@@ -182,6 +200,10 @@ class Magnitudes:
     forward: tuple[torch.Tensor, ...]  # |f| + |J||x| per output
     vjp: tuple[torch.Tensor, ...]  # |J|^T |u| per differentiable input (when cotangents given)
     jvp: tuple[torch.Tensor, ...]  # |J| |v| per output (when tangents given)
+    # Which elements are computed together: per input, (n, n) for input elements that reach a common
+    # output; per output, outputs that depend on a common input.  None where there is no Jacobian.
+    input_coupling: tuple[torch.Tensor | None, ...] = ()
+    output_coupling: tuple[torch.Tensor | None, ...] = ()
 
 
 def jacobian_magnitudes(
@@ -209,6 +231,8 @@ def jacobian_magnitudes(
     forward = [o.abs().clone() for o in outs]
     vjp = [torch.zeros_like(x) for x in inputs]
     jvp = [torch.zeros_like(o) for o in outs]
+    input_reach = [torch.zeros(0, x.numel()) for x in inputs]  # which outputs each input element reaches
+    output_reach = [torch.zeros(o.numel(), 0) for o in outs]
     if inputs and all(x.numel() for x in inputs) and all(o.numel() for o in outs):
         try:
             jac = torch.autograd.functional.jacobian(of_inputs, inputs, vectorize=True, strategy="reverse-mode")
@@ -217,6 +241,9 @@ def jacobian_magnitudes(
         for k, out in enumerate(outs):
             for j, x in enumerate(inputs):
                 block = jac[k][j].reshape(out.numel(), x.numel()).abs()
+                reach = (block != 0).to(torch.float64)
+                input_reach[j] = torch.cat([input_reach[j].to(torch.float64), reach])
+                output_reach[k] = torch.cat([output_reach[k].to(torch.float64), reach], dim=1)
                 forward[k] += (block @ x.reshape(-1).abs()).reshape(out.shape)
                 if cotangents is not None:
                     u = cotangents[k].detach().to("cpu", torch.float64).reshape(-1).abs()
@@ -224,7 +251,13 @@ def jacobian_magnitudes(
                 if tangents is not None:
                     v = tangents[j].detach().to("cpu", torch.float64).reshape(-1).abs()
                     jvp[k] += (block @ v).reshape(out.shape)
-    return Magnitudes(tuple(forward), tuple(vjp), tuple(jvp))
+    return Magnitudes(
+        tuple(forward),
+        tuple(vjp),
+        tuple(jvp),
+        tuple((r.T @ r > 0) if r.numel() else None for r in input_reach),
+        tuple((r @ r.T > 0) if r.numel() else None for r in output_reach),
+    )
 
 
 @dataclasses.dataclass(frozen=True)

@@ -25,15 +25,16 @@ def check_forward(spec: FunctionSpec, *, args: tuple[Any, ...]) -> list[float]:
         truth = as_outputs(spec.reference(*float64_args(args)), what="reference")
     if len(got) != len(native):
         raise AssertionError(f"{spec.name}: {len(got)} outputs, reference gives {len(native)}")
-    magnitudes = jacobian_magnitudes(spec.reference, args, which).forward
+    sizes = jacobian_magnitudes(spec.reference, args, which)
     margins = []
-    for k, (g, n, t, m) in enumerate(zip(got, native, truth, magnitudes)):
+    for k, (g, n, t, m) in enumerate(zip(got, native, truth, sizes.forward)):
         what = f"{spec.name} forward output {k}"
         if not n.is_floating_point():
             if not torch.equal(g, n):
                 raise AssertionError(f"{what}: non-floating output differs from the reference")
             continue
-        margins.append(assert_matches_truth(g.detach(), n, t, m, tolerance=spec.tolerance(n.dtype), what=what).margin)
+        coupled = sizes.output_coupling[k] if sizes.output_coupling else None
+        margins.append(assert_matches_truth(g.detach(), n, t, m, tolerance=spec.tolerance(n.dtype), what=what, coupled=coupled).margin)
     return margins
 
 

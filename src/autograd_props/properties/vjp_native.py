@@ -16,11 +16,7 @@ import torch
 from autograd_props import kinks
 from autograd_props.fallbacks import judge_unjudged_gradients
 from autograd_props.harness import float64_args, vjp
-from autograd_props.oracles import (
-    ToleranceError,
-    assert_matches_truth,
-    jacobian_magnitudes,
-)
+from autograd_props.oracles import ToleranceError, assert_matches_truth, jacobian_magnitudes
 from autograd_props.properties.base import Property, draw_args_and_cotangents
 from autograd_props.results import Verdict
 from autograd_props.spec import FunctionSpec
@@ -32,12 +28,15 @@ def check_vjp_native(spec: FunctionSpec, *, args: tuple[Any, ...], cotangents: t
     _, got = vjp(spec.function, args, which, cotangents, what=spec.name)
     _, native = vjp(spec.reference, args, which, cotangents, what="reference")
     _, truth = vjp(spec.reference, float64_args(args), which, float64_args(cotangents), what="reference")
-    magnitudes = jacobian_magnitudes(spec.reference, args, which, cotangents).vjp
+    sizes = jacobian_magnitudes(spec.reference, args, which, cotangents)
     margins, notes, unjudged = [], [], {}
-    for i, g, n, t, m in zip(which, got, native, truth, magnitudes):
+    for k, (i, g, n, t, m) in enumerate(zip(which, got, native, truth, sizes.vjp)):
         what = f"{spec.name} gradient of argument {i}"
         try:
-            comparison = assert_matches_truth(g, n, t, m, tolerance=spec.tolerance(args[i].dtype), what=what, reference_may_fail=True)
+            comparison = assert_matches_truth(
+                g, n, t, m, tolerance=spec.tolerance(args[i].dtype), what=what, reference_may_fail=True,
+                coupled=sizes.input_coupling[k] if sizes.input_coupling else None,
+            )
         except ToleranceError as exc:
             calls = kinks.classify(spec.reference, args, i, cotangents, exc.failing, exc.got, exc.truth, exc.allowed)
             at_kinks = int(exc.failing.sum()) <= kinks.MAX_ELEMENTS and all(c.one_sided for c in calls)

@@ -1,0 +1,337 @@
+"""Correct Functions in the styles public code is written in, one for each kind of false alarm the
+gate raised on code it did not write.  Each must pass, and its property must say what it saw
+(``NOTES``: the note the report must carry for it).
+
+They are twins like those in ``twins.py``: the planted bugs of the same kinds derive from them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from hypothesis import strategies as st
+from torch.autograd.function import once_differentiable
+
+from autograd_props import FunctionSpec, elements, shapes, tensors
+
+
+def _one(dtype: torch.dtype, device: torch.device):
+    return tensors(dtype=dtype, device=device).map(lambda x: (x,))
+
+
+# --- 1. the classic style: forward(ctx, ...), no setup_context, no jvp, no vmap rule ------------
+class ClassicSoftplus(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x.clamp(min=0) + torch.log1p(torch.exp(-x.abs()))
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        return grad_output * torch.sigmoid(x)
+
+
+CLASSIC_SOFTPLUS = FunctionSpec(name="classic_softplus", function=ClassicSoftplus.apply, reference=F.softplus, args=_one)
+
+
+# --- 2. gradient reversal returning a view of its input (DANN's layer, copied widely) -----------
+class ReverseLayer(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, alpha):
+        ctx.alpha = alpha
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        return grad_output.neg() * ctx.alpha, None
+
+
+def reverse_layer_reference(x: torch.Tensor, alpha: float) -> torch.Tensor:
+    z = torch.where(torch.isfinite(x), x, torch.zeros_like(x))
+    return torch.add(x.detach(), z - z.detach(), alpha=-alpha)
+
+
+REVERSE_LAYER = FunctionSpec(
+    name="reverse_layer_view",
+    function=ReverseLayer.apply,
+    reference=reverse_layer_reference,
+    args=lambda dtype, device: st.tuples(tensors(dtype=dtype, device=device), st.floats(0.1, 2.0)),
+    surrogate_gradient="gradient reversal: backward is -alpha times the identity's gradient by design",
+)
+
+
+# --- 3a. a reference whose float64 gradient is NaN where the Function's is right ----------------
+class StableSoftplus(torch.autograd.Function):
+    @staticmethod
+    def forward(x):
+        return x.clamp(min=0) + torch.log1p(torch.exp(-x.abs()))
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(*inputs)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        return grad_output * torch.sigmoid(x)
+
+
+def thresholded_softplus(x: torch.Tensor) -> torch.Tensor:
+    """Softplus as often written by hand: above 20 the identity.  The unselected branch's exp
+    overflows past x = 709, and autograd gives 0 * inf = NaN there, in float64 too."""
+    return torch.where(x > 20, x, torch.log1p(torch.exp(x)))
+
+
+WHERE_REFERENCE = FunctionSpec(name="softplus_where_reference", function=StableSoftplus.apply, reference=thresholded_softplus, args=_one)
+
+
+# --- 3b. a reference with no double backward: a multi-class hinge loss -------------------------
+class MultiMarginLoss(torch.autograd.Function):
+    """mean_n sum_{i != y_n} max(0, 1 - x[n, y_n] + x[n, i]) / C, with a hand-written backward."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        n, c = x.shape
+        z = 1 - x.gather(1, y[:, None]) + x
+        hinge = torch.where(z > 0, z, torch.zeros_like(z)).scatter(1, y[:, None], 0.0)  # NaN z counts 0, as native
+        ctx.save_for_backward(x, y)
+        return hinge.sum() / (c * n)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        x, y = ctx.saved_tensors
+        n, c = x.shape
+        active = ((1 - x.gather(1, y[:, None]) + x) > 0).scatter(1, y[:, None], False).to(x.dtype)
+        grad = active.scatter(1, y[:, None], -active.sum(1, keepdim=True))
+        return grad * (grad_output / (c * n)), None
+
+
+@st.composite
+def _margin_args(draw, dtype: torch.dtype, device: torch.device):
+    n, c = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    x = draw(tensors(dtype=dtype, device=device, shape=(n, c), elements_strategy=elements(dtype, max_abs=100.0)))
+    y = torch.tensor(draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n)), device=device)
+    return (x, y)
+
+
+MULTI_MARGIN = FunctionSpec(
+    name="multi_margin_loss",
+    function=MultiMarginLoss.apply,
+    reference=F.multi_margin_loss,
+    args=_margin_args,
+    dtypes=(torch.float64, torch.float32),  # native multi_margin_loss has no 16-bit CPU kernel
+    opt_outs={"extreme_values": "1 - x[y] + x[i] overflows for values beyond sqrt(max), where native's kernel sums in another order"},
+)
+
+
+# --- 4. a layer norm computed in float32 itself, not widened: native is lucky at some elements --
+class LayerNorm32(torch.autograd.Function):
+    """Layer norm over the last dimension, in the input's dtype (float16/bfloat16 in float32),
+    with the textbook backward.  Its rounding is as good as native's over the tensor, but not
+    element by element: where the gradient cancels, native's order is luckier at some elements."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, eps):
+        xc = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+        mean = xc.mean(-1, keepdim=True)
+        rstd = torch.rsqrt((xc - mean).pow(2).mean(-1, keepdim=True) + eps)
+        x_hat = (xc - mean) * rstd
+        ctx.save_for_backward(x, weight)
+        ctx.eps = eps
+        return (x_hat * weight.to(xc.dtype) + bias.to(xc.dtype)).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        x, weight = ctx.saved_tensors
+        xc = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+        g = grad_output.to(xc.dtype)
+        mean = xc.mean(-1, keepdim=True)
+        rstd = torch.rsqrt((xc - mean).pow(2).mean(-1, keepdim=True) + ctx.eps)
+        x_hat = (xc - mean) * rstd
+        gw = g * weight.to(xc.dtype)
+        grad_x = rstd * (gw - gw.mean(-1, keepdim=True) - x_hat * (gw * x_hat).mean(-1, keepdim=True))
+        lead = tuple(range(x.dim() - 1))
+        grad_w = (g * x_hat).sum(lead) if lead else g * x_hat
+        grad_b = g.sum(lead) if lead else g
+        return grad_x.to(x.dtype), grad_w.to(weight.dtype), grad_b.to(weight.dtype), None
+
+
+def layer_norm_reference(x, weight, bias, eps):
+    return F.layer_norm(x, (x.shape[-1],), weight, bias, eps)
+
+
+@st.composite
+def _layer_norm_args(draw, dtype: torch.dtype, device: torch.device):
+    n = draw(st.integers(2, 6))
+    batch = draw(shapes(min_dims=0, max_dims=2, min_side=1, max_side=3))
+    x = draw(tensors(dtype=dtype, device=device, shape=batch + (n,)))
+    # A trained layer norm's weights stay within a few units of 1 (beyond, weights a hundred times
+    # apart, this textbook formula is several times less exact than native's kernel: a finding).
+    weight = draw(tensors(dtype=dtype, device=device, shape=(n,), elements_strategy=elements(dtype, max_abs=8.0)))
+    bias = draw(tensors(dtype=dtype, device=device, shape=(n,)))
+    return (x, weight, bias, 1e-5)
+
+
+LAYER_NORM_32 = FunctionSpec(
+    name="layer_norm_float32",
+    function=LayerNorm32.apply,
+    reference=layer_norm_reference,
+    args=_layer_norm_args,
+    opt_outs={"extreme_values": "beyond sqrt(max) the variance overflows in the compute dtype, as native's does"},
+)
+
+
+# --- 5. an index tensor kept on ctx (max over the last dimension) -------------------------------
+class MaxLastDim(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        values, index = x.max(-1)
+        ctx.index = index  # an int64 tensor made here: freed with the graph, nothing can modify it
+        ctx.shape = x.shape
+        return values
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        grad = grad_output.new_zeros(ctx.shape)
+        return grad.scatter(-1, ctx.index[..., None], grad_output[..., None])
+
+
+MAX_LAST_DIM = FunctionSpec(
+    name="max_last_dim",
+    function=MaxLastDim.apply,
+    reference=lambda x: x.max(-1).values,
+    args=lambda dtype, device: tensors(dtype=dtype, device=device, shape=shapes(min_dims=1, min_side=1)).map(lambda x: (x,)),
+)
+
+
+# --- 6. an elementwise Function that saves its output, whose output overflows near the max ------
+class SquaredReLU(torch.autograd.Function):
+    """relu(x)^2 (Primer's activation), saving the output rather than x: 2 relu(x) = 2 sqrt(out)."""
+
+    @staticmethod
+    def forward(x):
+        return torch.relu(x).square()
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(output)
+
+    @staticmethod
+    @once_differentiable  # through sqrt(out), a second derivative would be 0 * inf at x = 0
+    def backward(ctx, grad_output):
+        (out,) = ctx.saved_tensors
+        return grad_output * 2 * out.sqrt()
+
+
+SQUARED_RELU = FunctionSpec(
+    name="squared_relu_saves_output",
+    function=SquaredReLU.apply,
+    reference=lambda x: torch.relu(x).square(),
+    args=_one,
+    # In float16 the saved output underflows to 0 for 0 < x < 2.4e-4, and with it the gradient: a
+    # real limit of saving the output in 8 bits of exponent, not what this twin is about.
+    dtypes=(torch.float64, torch.float32),
+)
+
+
+# --- 7. a reduction whose output overflows: the sum of squares ----------------------------------
+class SumOfSquares(torch.autograd.Function):
+    @staticmethod
+    def forward(x):
+        xc = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+        return (xc * xc).sum().to(x.dtype)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(*inputs)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        return 2 * x * grad_output  # 2 x first: it overflows only where the output already has
+
+
+SUM_OF_SQUARES = FunctionSpec(name="sum_of_squares", function=SumOfSquares.apply, reference=lambda x: (x * x).sum(), args=_one)
+
+
+# --- 8. a float16 backward that rounds in another order than native's ---------------------------
+class Gelu(torch.autograd.Function):
+    """Exact (erf) GELU; backward computes Phi(x) + x phi(x) in float32 in its own order."""
+
+    @staticmethod
+    def forward(x):
+        return F.gelu(x)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(*inputs)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        xc = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+        cdf = 0.5 * torch.erfc(-xc * (1 / math.sqrt(2)))
+        pdf = torch.exp(-0.5 * xc * xc) * (1 / math.sqrt(2 * math.pi))
+        return (grad_output.to(xc.dtype) * (cdf + xc * pdf)).to(x.dtype)
+
+
+GELU = FunctionSpec(name="gelu_own_rounding", function=Gelu.apply, reference=F.gelu, args=_one)
+
+
+# --- 9. a float tensor argument that is a constant: binary cross-entropy's targets --------------
+class BCEWithLogits(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, logits, targets):
+        ctx.save_for_backward(logits, targets)
+        max_val = (-logits).clamp(min=0)
+        loss = (1 - targets) * logits + max_val + torch.log(torch.exp(-max_val) + torch.exp(-logits - max_val))
+        return loss.mean()
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        logits, targets = ctx.saved_tensors
+        return (torch.sigmoid(logits) - targets) * (grad_output / logits.numel()), None
+
+
+@st.composite
+def _bce_args(draw, dtype: torch.dtype, device: torch.device):
+    shape = draw(shapes(min_side=1))
+    logits = draw(tensors(dtype=dtype, device=device, shape=shape))
+    targets = draw(tensors(dtype=dtype, device=device, shape=shape, elements_strategy=st.floats(0.0, 1.0)))
+    return (logits, targets)
+
+
+BCE = FunctionSpec(
+    name="bce_with_logits",
+    function=BCEWithLogits.apply,
+    reference=lambda logits, targets: F.binary_cross_entropy_with_logits(logits, targets),
+    args=_bce_args,
+    non_differentiable=(1,),  # the targets: labels, not an input the loss is differentiated in
+)
+
+SPECS = [
+    CLASSIC_SOFTPLUS,
+    REVERSE_LAYER,
+    WHERE_REFERENCE,
+    MULTI_MARGIN,
+    LAYER_NORM_32,
+    MAX_LAST_DIM,
+    SQUARED_RELU,
+    SUM_OF_SQUARES,
+    GELU,
+    BCE,
+]
+
+# What each twin's report must show: (property, a phrase of the note its passing examples carry).
+NOTES = {
+    "classic_softplus": ("vmap", "classic-style Function"),
+    "reverse_layer_view": ("saved_tensor_hygiene", "autograd refused the modified inputs"),
+    "softplus_where_reference": ("vjp_native", "the reference could not judge"),
+    "multi_margin_loss": ("double_backward", "the reference has no double backward"),
+    "max_last_dim": ("memory", "tensors forward made for itself kept on ctx (index)"),
+    "squared_relu_saves_output": ("extreme_values", "gradient not judged where it depends on a non-finite output"),
+    "sum_of_squares": ("special_values", "gradient not judged where it depends on a non-finite output"),
+}
