@@ -1,5 +1,9 @@
 """Non-differentiable points: is a gradient that differs from the reference's a convention there?
 
+Also the other way round: where the reference's own derivative is neither one-sided derivative of
+its forward (autograd's convention inside a ``clamp`` at its bound can give a value no side
+has: sparsemax's boundary), and the Function's is one, the evidence is against the reference.
+
 At a kink (relu at 0, abs at 0, a clamp's bounds) the derivative is a choice: native autograd
 picks one, and a Function may pick the other one-sided derivative.  Where a gradient element fails
 the native oracle, the reference's one-sided derivatives along that element are estimated by
@@ -37,6 +41,7 @@ class KinkCall:
     reference: float
     got: float
     one_sided: bool  # the Function took one of the one-sided derivatives at a real kink
+    reference_off: bool  # the Function's value is a one-sided derivative and the reference's is neither
 
 
 def one_sided_derivatives(
@@ -79,11 +84,13 @@ def classify(
         left, right = one_sided_derivatives(reference, args, position, flat, cotangents)
         g, t, a = (float(v.reshape(-1)[flat]) for v in (got, truth, allowed))
         scale = abs(left) + abs(right) + abs(g) + 1.0
-        close = lambda side: abs(g - side) <= max(a, 1e-6 * scale)  # noqa: E731
+        close = lambda value, side: abs(value - side) <= max(a, 1e-6 * scale)  # noqa: E731
         jump = abs(left - right) > 1e-4 * scale
+        takes_a_side = close(g, left) or close(g, right)
+        reference_off = takes_a_side and not (close(t, left) or close(t, right))
         index = tuple(int(i) for i in np.unravel_index(flat, tuple(got.shape))) if got.dim() else ()
         x = float(args[position].detach().reshape(-1)[flat].double())
-        calls.append(KinkCall(index, x, left, right, t, g, jump and (close(left) or close(right))))
+        calls.append(KinkCall(index, x, left, right, t, g, jump and takes_a_side, reference_off))
     return calls
 
 

@@ -103,19 +103,26 @@ def _after_nonfinite_outputs(
 ) -> list[torch.Tensor]:
     """Per differentiable argument, the elements whose gradient depends on a non-finite output.
 
-    Found by one float64 backward of the reference with the cotangent 1 on each output element
-    that is not finite (in the Function's or the reference's output) and 0 elsewhere: an input
-    element depends on such an output where that gradient is not exactly 0.
+    Found by a float64 backward of the reference and of the Function with the cotangent 1 on each
+    output element that is not finite (in the Function's or the reference's output) and 0
+    elsewhere: an input element depends on such an output where either gradient is not exactly 0.
     """
     nonfinite = [(~torch.isfinite(o.detach()) | ~torch.isfinite(r.detach())).cpu() for o, r in zip(outs, ref_outs)]
     none = [torch.zeros(args[i].shape, dtype=torch.bool) for i in which]
     if not any(bool(m.any()) for m in nonfinite):
         return none
-    try:
-        _, probe = vjp(spec.reference, float64_cpu_args(args), which, [m.double() for m in nonfinite], what="reference")
-    except Exception:  # the reference cannot even say: judge none of them
-        return [torch.ones(args[i].shape, dtype=torch.bool) for i in which]
-    return [(p != 0) | ~torch.isfinite(p) for p in probe]
+    affected = none
+    # Both the reference's and the Function's backward: a reference may define its derivative
+    # at a non-finite value as 0 (a surrogate's where), where the Function's depends on it.
+    for fn, what in ((spec.reference, "reference"), (spec.function, spec.name)):
+        try:
+            _, probe = vjp(fn, float64_cpu_args(args), which, [m.double() for m in nonfinite], what=what)
+        except Exception:
+            if fn is spec.reference:  # the reference cannot even say: judge none of them
+                return [torch.ones(args[i].shape, dtype=torch.bool) for i in which]
+            continue  # a Function without float64: the reference's answer stands
+        affected = [a | (p != 0) | ~torch.isfinite(p) for a, p in zip(affected, probe)]
+    return affected
 
 
 def check_pattern(spec: FunctionSpec, *, args: tuple[Any, ...], cotangents: tuple[torch.Tensor, ...]) -> Verdict:

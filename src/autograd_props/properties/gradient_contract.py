@@ -10,12 +10,13 @@ import torch
 
 from autograd_props.harness import recording_backward, vjp
 from autograd_props.properties.base import Property, draw_args_and_cotangents
+from autograd_props.results import Verdict
 from autograd_props.spec import FunctionSpec
 
 
 def check_gradient_contract(
     spec: FunctionSpec, *, args: tuple[Any, ...], cotangents: tuple[torch.Tensor, ...]
-) -> list[float]:
+) -> Verdict | list[float]:
     which = spec.differentiable(args)
     if not which:
         return []
@@ -23,6 +24,7 @@ def check_gradient_contract(
         vjp(spec.function, args, which, cotangents, what=spec.name)
     if not calls:
         raise AssertionError(f"{spec.name}: backward of {spec.function_class.__name__} was never called")
+    notes = []
     for call in calls:
         if len(call.returned) != len(call.inputs):
             raise AssertionError(
@@ -30,6 +32,9 @@ def check_gradient_contract(
             )
         for position, (grad, meta) in enumerate(zip(call.returned, call.inputs)):
             if grad is None:
+                continue
+            if position in spec.non_differentiable:  # never requires grad: autograd drops it unchecked
+                notes.append(f"backward returned a gradient for argument {position}, declared non-differentiable: ignored")
                 continue
             if not isinstance(meta, tuple) or not meta[1].is_floating_point:
                 raise AssertionError(
@@ -44,7 +49,7 @@ def check_gradient_contract(
                     f"{spec.name}: gradient {position} is {tuple(grad.shape)} {grad.dtype} on {grad.device}; "
                     f"its input is {tuple(shape)} {dtype} on {device} (autograd would silently reduce or cast it)"
                 )
-    return []
+    return Verdict(notes=tuple(dict.fromkeys(notes)))
 
 
 PROPERTY = Property(

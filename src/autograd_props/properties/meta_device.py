@@ -1,8 +1,10 @@
 """Property 'meta_device': shape propagation without values.
 
 On ``meta`` tensors the Function must give the reference's output shapes and dtypes, and its
-backward gradients with its inputs' shapes and dtypes.  A Function that cannot run on meta (it
-reads values, say) opts out with a reason.
+backward gradients with its inputs' shapes and dtypes.  Running on meta is not something a plain
+autograd Function claims: one that raises there (it reads values with ``.item()``, goes through
+NumPy, or calls an op without a meta kernel) is "not claimed", as for vmap; one that runs must
+give the right shapes and dtypes.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import torch
 
 from autograd_props.harness import as_outputs, vjp
 from autograd_props.properties.base import Property, draw_args_and_cotangents
+from autograd_props.results import NOT_CLAIMED, Verdict
 from autograd_props.spec import FunctionSpec
 
 
@@ -20,11 +23,17 @@ def _meta(values):
     return tuple(v.to("meta") if isinstance(v, torch.Tensor) else v for v in values)
 
 
-def check_meta_device(spec: FunctionSpec, *, args: tuple[Any, ...], cotangents: tuple[torch.Tensor, ...]) -> list[float]:
+def check_meta_device(spec: FunctionSpec, *, args: tuple[Any, ...], cotangents: tuple[torch.Tensor, ...]) -> Verdict | list[float]:
     which = spec.differentiable(args)
     meta_args, meta_cots = _meta(args), _meta(cotangents)
-    outs, grads = vjp(spec.function, meta_args, which, meta_cots, what=spec.name)
-    ref = as_outputs(spec.reference(*meta_args), what="reference")
+    try:
+        ref = as_outputs(spec.reference(*meta_args), what="reference")
+    except Exception as exc:  # nothing to compare with
+        return Verdict(notes=(f"the reference does not run on meta ({type(exc).__name__}): nothing to compare",))
+    try:
+        outs, grads = vjp(spec.function, meta_args, which, meta_cots, what=spec.name)
+    except Exception as exc:
+        return Verdict(notes=(f"{NOT_CLAIMED}: the Function does not run on meta tensors ({type(exc).__name__})",))
     for k, (o, r) in enumerate(zip(outs, ref)):
         if o.device.type != "meta" or o.shape != r.shape or o.dtype != r.dtype:
             raise AssertionError(
