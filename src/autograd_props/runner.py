@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 import traceback
+import warnings
 from collections.abc import Iterable, Sequence
 
 import hypothesis
@@ -132,6 +133,14 @@ def run_cell(cell: Cell, budget: Budget) -> None:
     See :class:`Budget` for what a failing cell costs.  Several distinct failures are raised
     together as an ExceptionGroup, each with its own reproducer.
     """
+    with warnings.catch_warnings():
+        # torch.func's own import path calls torch.jit.script (deprecated in torch 2.13): nothing
+        # a user's Function or spec does, and nothing they can change.
+        warnings.filterwarnings("ignore", message="`torch.jit.script` is deprecated", category=DeprecationWarning)
+        _run_cell(cell, budget)
+
+
+def _run_cell(cell: Cell, budget: Budget) -> None:
     first = budget.first_failure_of(cell)
     cell.shrunk = first
     hypothesis_settings = budget.settings if first else settings(budget.settings, phases=NO_SHRINK)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from autograd_props import FunctionSpec
+from autograd_props import PROPERTY_NAMES, FunctionSpec
 from tests.corpus import planted_capability_bugs as capability
 from tests.corpus import planted_hygiene_bugs as hygiene
 from tests.corpus import planted_value_bugs as value
@@ -22,6 +22,7 @@ from tests.corpus.twins import TWINS
 # Those failures are the same bug, not unrelated ones.
 BACKWARD_VALUE = frozenset({"double_backward", "vmap", "special_values", "extreme_values"})
 VJP = frozenset({"vjp_native", "vjp_finite_differences"})
+ALL = frozenset(PROPERTY_NAMES)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,12 +33,13 @@ class Mutant:
     bug: str  # this mutant's bug in words
     catches: frozenset[str]  # the properties aimed at this bug; one of them must fail
     allowed: frozenset[str] = frozenset()  # others that may fail as a side effect
+    bugs: int = 1  # distinct failures the aimed property must report in one cell
 
 
-def _mutant(twin: str, cls: type, bug_class: str, bug: str, catches, allowed=frozenset()) -> Mutant:
+def _mutant(twin: str, cls: type, bug_class: str, bug: str, catches, allowed=frozenset(), bugs: int = 1) -> Mutant:
     correct = TWINS[twin]
     spec = dataclasses.replace(correct, function=cls.apply, function_class=cls)
-    return Mutant(spec, correct, bug_class, bug, frozenset(catches), frozenset(allowed))
+    return Mutant(spec, correct, bug_class, bug, frozenset(catches), frozenset(allowed), bugs)
 
 
 MUTANTS: dict[str, Mutant] = {
@@ -76,6 +78,11 @@ MUTANTS: dict[str, Mutant] = {
     "DETACHES_SAVED": _mutant("square", capability.SquareDetachesSaved, "detached saved tensor", "square backward detaches x: double backward zero", {"double_backward"}),
     "SAVES_INTERMEDIATE": _mutant("softplus", capability.SoftplusSavesSigmoid, "saved intermediate", "softplus saves sigmoid(x): double backward wrong", {"double_backward"}),
     "WRONG_JVP": _mutant("softplus", capability.SoftplusWrongJvp, "wrong jvp", "softplus jvp uses sigmoid(-x)", {"forward_ad"}),
+    # A forward that crashes breaks every property that calls it; both bugs must be reported.
+    "TWO_BUGS": _mutant("softmax", value.SoftmaxTwoBugs, "two independent bugs", "softmax forward crashes on a negative dim; backward drops the sum term", {"vjp_native"}, ALL, bugs=2),
+    # The second backward sees the slope already scaled; double backward differentiates a slope
+    # that was made without grad, as SAVES_INTERMEDIATE does.
+    "CTX_TENSOR_SCALED_IN_BACKWARD": _mutant("square", hygiene.SquareScalesSlopeInPlace, "ctx tensor modified in backward", "square backward scales a kept slope in place and returns it", {"deterministic_backward"}, {"double_backward"}),
     "WRONG_VMAP_RULE": _mutant("softplus", capability.SoftplusWrongVmapRule, "wrong vmap rule", "vmap rule moves the batch dimension", {"vmap"}),
 }
 

@@ -87,3 +87,16 @@ class AffineNondeterministic(Affine):
             sum_to_shape(grad_output * w, x.shape),
             _random_order_sum_to_shape(grad_output, ctx.b_shape),
         )
+
+
+class SquareScalesSlopeInPlace(Square):
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        (x,) = inputs
+        ctx.slope = 2 * x  # made in forward, so nothing else holds it
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        # "saves an allocation": scales the kept slope in place and returns it, so a second
+        # backward over the same graph multiplies it again, and the first result changes with it
+        return ctx.slope.mul_(grad_output)

@@ -114,3 +114,18 @@ class LogSumExpUnshifted(LogSumExp):
     def forward(x, dim, keepdim):
         out = torch.log(torch.exp(upcast(x)).sum(dim, keepdim=keepdim))  # no max subtracted: overflows
         return out.to(x.dtype)
+
+
+class SoftmaxTwoBugs(Softmax):
+    """Two independent bugs: forward moves ``dim`` last with a permutation that only knows
+    non-negative dims (a negative one crashes), and backward drops softmax's sum term."""
+
+    @staticmethod
+    def forward(x, dim):
+        if x.dim() == 0:
+            return torch.softmax(x, dim)
+        order = [d for d in range(x.dim()) if d != dim] + [dim]
+        inverse = sorted(range(x.dim()), key=order.__getitem__)
+        return torch.softmax(x.permute(order), -1).permute(inverse)
+
+    backward = SoftmaxMissingTerm.backward

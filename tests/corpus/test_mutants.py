@@ -8,6 +8,7 @@ import os
 
 import pytest
 
+from tests.corpus import real_style_twins
 from tests.corpus.gate_runner import run_gate
 from tests.corpus.mutants import MUTANTS
 from tests.corpus.twins import TWINS
@@ -38,8 +39,18 @@ def test_mutant_is_caught_by_its_property(gate_runs, name):
     assert run.failed & mutant.catches, f"{name}: failed {sorted(run.failed)}, expected one of {sorted(mutant.catches)}"
     unrelated = run.failed - mutant.catches - mutant.allowed
     assert not unrelated, f"{name} ({mutant.bug}) also failed unrelated properties {sorted(unrelated)}"
-    first = [c["first_failure"] for c in run.cells if c["outcome"] == "failed" and c["prop"] in mutant.catches]
+    aimed = [c for c in run.cells if c["outcome"] == "failed" and c["prop"] in mutant.catches]
+    first = [c["first_failure"] for c in aimed]
     assert all(isinstance(n, int) and n >= 1 for n in first), f"{name}: first-failure counts {first}"
+    most = max(len(c["failures"]) for c in aimed)
+    assert most >= mutant.bugs, f"{name}: at most {most} distinct failures reported in one cell, expected {mutant.bugs}"
+
+
+@pytest.mark.parametrize("name", sorted(real_style_twins.NOTES))
+def test_twin_reports_what_it_saw(gate_runs, name):
+    prop, phrase = real_style_twins.NOTES[name]
+    notes = [note for c in gate_runs[TWINS_SOURCE].cells if c["spec"] == name and c["prop"] == prop for note in c["notes"]]
+    assert any(phrase in note for note in notes), f"twin {name}: {prop} noted {sorted(set(notes))}, expected {phrase!r}"
 
 
 @pytest.mark.parametrize("name", list(TWINS))

@@ -12,6 +12,7 @@ import torch
 
 from autograd_props import FunctionSpec
 from funcs import affine, exp, layernorm, linear, logsumexp, relu, softmax, square
+from tests.corpus import real_style_twins
 from tests.corpus.softplus_correct import SPECS as SOFTPLUS_SPECS
 
 SOFTPLUS = SOFTPLUS_SPECS[0]
@@ -42,6 +43,7 @@ TWINS: dict[str, FunctionSpec] = {
         softmax.SPEC,
         layernorm.SPEC,
         relu.SPEC,
+        *real_style_twins.SPECS,
     )
 }
 SPECS = list(TWINS.values())

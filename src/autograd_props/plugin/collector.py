@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import platform
+import time
 import warnings
 from pathlib import Path
 
@@ -106,12 +107,46 @@ def _crash_line(report: pytest.TestReport) -> str:
     return message.split("\n")[0][:500]
 
 
+def _spec_of(nodeid: str) -> str | None:
+    """The spec of a gate test's node id (``...::test_vjp_native[softplus-float64-cpu]``), else None."""
+    from autograd_props.properties import REGISTRY
+
+    name, _, param = nodeid.rpartition("::")[2].partition("[")
+    if not param or name.removeprefix("test_") not in REGISTRY:
+        return None
+    return param.rstrip("]").rsplit("-", 2)[0]
+
+
 class VerificationCollector:
-    """Gathers one CellResult per gate test and writes the report at the end of the run."""
+    """Gathers one CellResult per gate test, prints a line as each spec finishes, and writes the
+    report at the end of the run."""
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.results: list[CellResult] = []
+        self.expected: dict[str, int] = {}  # spec -> its collected cells
+        self.started = time.monotonic()
+
+    def _expect(self, nodeids) -> None:
+        for nodeid in nodeids:
+            spec = _spec_of(nodeid)
+            if spec is not None:
+                self.expected[spec] = self.expected.get(spec, 0) + 1
+
+    @pytest.hookimpl(trylast=True)  # after -k and -m have deselected
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        self._expect(item.nodeid for item in items)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node, ids) -> None:
+        if not self.expected:  # every worker collects the same tests; the first one counts them
+            self._expect(ids)
+
+    def pytest_deselected(self, items) -> None:
+        for item in items:  # under xdist the controller learns of -k and -m only here
+            spec = _spec_of(item.nodeid)
+            if spec in self.expected:
+                self.expected[spec] -= 1
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         data = dict(report.user_properties).get(_PROPERTY)
@@ -121,6 +156,20 @@ class VerificationCollector:
         if report.failed:
             result.output = report.longreprtext
         self.results.append(result)
+        self._progress(result.spec)
+
+    def _progress(self, spec: str) -> None:
+        """One line when the last cell of a spec is in: long runs show where they are."""
+        cells = [r for r in self.results if r.spec == spec]
+        if len(cells) != self.expected.get(spec) or hasattr(self.config, "workerinput"):
+            return
+        failed = sum(r.outcome == "failed" for r in cells)
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write("\n")  # the progress dots do not end their line
+            reporter.write_line(
+                f"autograd-props: {spec} done: {len(cells)} cells, {failed} failed ({time.monotonic() - self.started:.0f} s into the run)"
+            )
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if not self.results or hasattr(self.config, "workerinput"):
