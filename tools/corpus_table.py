@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from tests.corpus.gate_runner import GateRun, run_gate
+from tests.corpus.gate_runner import GateRun, kill_all, run_gate
 from tests.corpus.gradcheck_anchor import MODES, GradcheckOutcome, run_gradcheck
 from tests.corpus.mutants import MUTANTS, Mutant
 from tests.corpus.twins import TWINS
@@ -133,15 +133,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.corpus_table", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("docs/corpus.md"), help="markdown file to write (default: docs/corpus.md)")
     parser.add_argument("--jobs", type=int, default=2, help="gate runs at a time (default: 2)")
-    parser.add_argument("--profile", default="ci", help="Hypothesis profile for the gate runs (default: ci)")
+    parser.add_argument("--profile", default="ci", help="Hypothesis profile for the gate runs, without its autograd-props- prefix (default: ci)")
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error(f"--jobs must be at least 1, got {args.jobs}")
-    with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
+    pool = concurrent.futures.ThreadPoolExecutor(args.jobs)
+    try:
         twins_future = pool.submit(run_gate, "tests.corpus.twins", profile=args.profile, timeout=None)
         futures = [pool.submit(mutant_row, name, profile=args.profile) for name in MUTANTS]
         rows = [f.result() for f in futures]
         twins_run = twins_future.result()
+    except BaseException:  # Ctrl-C: no queued run starts, no running one is left behind
+        pool.shutdown(wait=False, cancel_futures=True)
+        kill_all()
+        raise
+    finally:
+        pool.shutdown(wait=True)
     twin_gradcheck = {name: {mode: run_gradcheck(spec, mode) for mode in MODES} for name, spec in TWINS.items()}
     text = render(rows, twin_results(twins_run), twin_gradcheck)
     args.out.parent.mkdir(parents=True, exist_ok=True)

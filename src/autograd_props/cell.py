@@ -50,6 +50,7 @@ class Cell:
     source: str | None = None  # where the spec was loaded from, for reproducers
     skip: Skip | None = None  # why the cell will not run, when it will not
     shrunk: bool | None = None  # a failure's example was shrunk (False: reported as found, to save time)
+    current: dict[str, Any] | None = None  # the example running now (to name the one that hung)
     examples: int = 0
     worst_margin: float | None = None  # None until a value is compared
     first_failure: int | None = None  # the example that first failed, counting from 1
@@ -89,19 +90,21 @@ class Cell:
         and Hypothesis shrinks only after a first failure, so that is the number of examples the
         bug needed to show (shrinking's later examples do not change it).
         """
+        self.current = kwargs
         try:
             yield
         except Exception as exc:
             if self.first_failure is None:
                 self.first_failure = self.examples + 1
-            source = self.source or self.spec.module or "<the module that defines the spec>"
-            attach_failure(
-                exc,
-                Failure(
-                    error=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:500],
-                    reproducer=reproducer_code(check, source, self.spec.name, kwargs),
-                    check=f"{check.__module__}:{check.__name__}",
-                    shapes=shapes_of(kwargs),
-                ),
-            )
+            attach_failure(exc, self.failure(check, kwargs, exc))
             raise
+
+    def failure(self, check: Callable[..., Any], kwargs: dict[str, Any], exc: BaseException) -> Failure:
+        """The failure of ``check`` on the example ``kwargs``, with the code that reproduces it."""
+        source = self.source or self.spec.module or "<the module that defines the spec>"
+        return Failure(
+            error=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:500],
+            reproducer=reproducer_code(check, source, self.spec.name, kwargs),
+            check=f"{check.__module__}:{check.__name__}",
+            shapes=shapes_of(kwargs),
+        )

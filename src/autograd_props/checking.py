@@ -26,7 +26,7 @@ from autograd_props.plugin.session import Sourced, specs_from
 from autograd_props.profiles import gate_settings
 from autograd_props.properties import PROPERTY_NAMES, REGISTRY, validate_opt_outs
 from autograd_props.results import CellResult, Failure
-from autograd_props.runner import Budget, plan, run_cell
+from autograd_props.runner import DEFAULT_EXAMPLE_TIMEOUT, Budget, plan, run_cell
 from autograd_props.spec import FunctionSpec
 
 __all__ = ["CheckFailure", "CheckReport", "check"]
@@ -90,6 +90,7 @@ def check(
     report_dir: str | Path | None = None,
     raise_on_failure: bool = True,
     full_shrink: bool = False,
+    example_timeout: float | None = DEFAULT_EXAMPLE_TIMEOUT,
 ) -> CheckReport:
     """Run properties over specs, outside pytest; return a report or raise :class:`CheckFailure`.
 
@@ -100,6 +101,8 @@ def check(
     ``autograd-props-ci`` when ``CI`` is set, else ``autograd-props-dev``); ``max_examples``
     overrides its budget.  ``report_dir``: also write verification.md and verification.json there.
     ``full_shrink``: shrink every failing cell (default: the first of each spec and property).
+    ``example_timeout``: seconds one example may take (None: no limit; the limit needs the main
+    thread).
     """
     names = list(PROPERTY_NAMES if properties is None else properties)
     unknown = [n for n in names if n not in REGISTRY]
@@ -109,7 +112,7 @@ def check(
     hypothesis_settings = gate_settings(profile)
     if max_examples is not None:
         hypothesis_settings = settings(hypothesis_settings, max_examples=max_examples)
-    budget = Budget(hypothesis_settings, shrink_all=full_shrink)
+    budget = Budget(hypothesis_settings, shrink_all=full_shrink, example_timeout=example_timeout)
     cells = []
     for item in _specs(specs):
         for name in names:

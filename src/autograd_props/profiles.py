@@ -22,9 +22,11 @@ META = "autograd-props-meta"
 # deadline=None: torch's first call of an op (dispatcher warm-up, lazy init) can take far longer
 # than later ones, which Hypothesis would report as flaky deadlines.
 # database=None for CI: a derandomized run replays nothing, so it writes no .hypothesis/ folder.
-settings.register_profile(CI, derandomize=True, database=None, deadline=None, print_blob=True, max_examples=25)
-settings.register_profile(DEV, deadline=None, print_blob=True, max_examples=15)
-settings.register_profile(THOROUGH, deadline=None, print_blob=True, max_examples=400)
+# No print_blob: its advice (add @reproduce_failure to the test) is about a test the user does not
+# own; every failure carries a reproducer of its own instead.
+settings.register_profile(CI, derandomize=True, database=None, deadline=None, max_examples=25)
+settings.register_profile(DEV, deadline=None, max_examples=15)
+settings.register_profile(THOROUGH, deadline=None, max_examples=400)
 # For the suite's meta-tests, which only ask whether the gate fails a planted bug and which
 # property fails: shrinking (most of a failing run's time) tells them nothing.
 settings.register_profile(

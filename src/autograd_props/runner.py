@@ -6,8 +6,15 @@ the same way inside and outside pytest.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
+import logging
+import os
+import re
+import signal
 import sys
+import threading
 import traceback
 import warnings
 from collections.abc import Iterable, Sequence
@@ -18,7 +25,7 @@ from hypothesis import HealthCheck, Phase, given, reject, settings
 from hypothesis import strategies as st
 from hypothesis.errors import FailedHealthCheck, Unsatisfiable
 
-from autograd_props.cell import Cell
+from autograd_props.cell import Cell, attach_failure
 from autograd_props.devices import available_devices
 from autograd_props.properties import REGISTRY, Property
 from autograd_props.results import Skip
@@ -66,6 +73,74 @@ def plan(prop: Property, specs: Iterable[FunctionSpec], devices: Sequence[str], 
     return planned
 
 
+# Generous: an example of the compile property compiles the Function (seconds), and a loaded
+# 2-core machine runs everything several times slower.
+DEFAULT_EXAMPLE_TIMEOUT = 120.0
+
+
+class ExampleTimeout(BaseException):
+    """Raised inside a hung example.  Not an Exception: Hypothesis must not shrink a hang (every
+    shrinking step would hang too), so it passes straight through to :func:`run_cell`."""
+
+
+class ExampleTimedOut(AssertionError):
+    """A cell's example ran past the time limit: reported as the cell's failure."""
+
+
+class SpecHealthCheckFailed(Exception):
+    """Hypothesis refused the spec's strategy (too slow, too much filtering, too large): the
+    message says what the spec can change."""
+
+
+def _with_spec_settings(base: settings, cell: Cell) -> settings:
+    """``base`` with the spec's own Hypothesis settings (its example budget, its suppressed health
+    checks, each noted with its reason on the cell)."""
+    given = cell.spec.hypothesis
+    if not given:
+        return base
+    changes = {}
+    if "max_examples" in given:
+        changes["max_examples"] = given["max_examples"]
+    suppressed = given.get("suppress_health_check", {})
+    if suppressed:
+        changes["suppress_health_check"] = [*base.suppress_health_check, *suppressed]
+        for check, reason in suppressed.items():
+            cell.notes[f"health check {check.name} suppressed by the spec: {reason}"] = 0
+    return settings(base, **changes)
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float | None):
+    """Raise ExampleTimeout in the block after ``seconds`` (by SIGALRM: on the main thread of a
+    platform that has it; elsewhere there is no limit)."""
+    usable = seconds and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if not usable:
+        yield
+        return
+
+    def expire(signum, frame):
+        raise ExampleTimeout(seconds)
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+_OURS = (os.sep + "autograd_props" + os.sep, os.sep + "hypothesis" + os.sep, os.sep + "torch" + os.sep, os.sep + "_pytest" + os.sep)
+
+
+def _where_it_hung(exc: BaseException) -> str:
+    """The innermost frame of the user's code (else the innermost at all) when the limit expired."""
+    frames = traceback.extract_tb(exc.__traceback__)[:-1]  # the last is the signal handler's own
+    theirs = [f for f in frames if not any(part in f.filename for part in _OURS)]
+    frame = (theirs or frames or [None])[-1]
+    return f"{frame.name} ({frame.filename}:{frame.lineno})" if frame else "an unknown call"
+
+
 @dataclasses.dataclass
 class Budget:
     """How much a run spends on failures.
@@ -79,6 +154,7 @@ class Budget:
     settings: settings
     shrink_all: bool = False
     shrunk: set[tuple[str, str]] = dataclasses.field(default_factory=set)
+    example_timeout: float | None = DEFAULT_EXAMPLE_TIMEOUT  # seconds one example may take; None: no limit
 
     def first_failure_of(self, cell: Cell) -> bool:
         return self.shrink_all or (cell.spec.name, cell.prop) not in self.shrunk
@@ -100,16 +176,19 @@ def signatures(exc: BaseException) -> list[tuple[str, str, int]]:
     return [s for e in inner for s in signatures(e)] if inner else [signature(exc)]
 
 
-def cell_test(cell: Cell, budget: settings, *, known: frozenset = frozenset()):
+def cell_test(cell: Cell, budget: settings, *, known: frozenset = frozenset(), timeout: float | None = None):
     """The Hypothesis test that runs ``cell``'s property on drawn examples under ``budget``.
 
     Examples that fail with a ``known`` signature are rejected, so the search goes on to others.
+    Each example may take ``timeout`` seconds (see :func:`time_limit`).
     """
     prop = REGISTRY[cell.prop]
 
     def run_example(data: st.DataObject) -> None:
+        cell.current = None  # until this example's draw is done
         try:
-            prop.run(cell, data)
+            with time_limit(timeout):
+                prop.run(cell, data)
         except Exception as exc:
             if known and signature(exc) in known:
                 reject()
@@ -133,19 +212,65 @@ def run_cell(cell: Cell, budget: Budget) -> None:
     See :class:`Budget` for what a failing cell costs.  Several distinct failures are raised
     together as an ExceptionGroup, each with its own reproducer.
     """
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _quiet_torch_logs():
         # torch.func's own import path calls torch.jit.script (deprecated in torch 2.13): nothing
         # a user's Function or spec does, and nothing they can change.
         warnings.filterwarnings("ignore", message="`torch.jit.script` is deprecated", category=DeprecationWarning)
         _run_cell(cell, budget)
 
 
+class _TorchBelowWarning(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name.startswith("torch") and record.levelno < logging.WARNING)
+
+
+@contextlib.contextmanager
+def _quiet_torch_logs():
+    """torch's debug and info records (dynamo's structured trace: thousands of lines for one
+    compiled example) kept from the handlers that would print them, such as pytest's captured
+    log, unless the user asked for them with ``TORCH_LOGS``."""
+    if os.environ.get("TORCH_LOGS"):
+        yield
+        return
+    quiet = _TorchBelowWarning()
+    handlers = list(logging.getLogger().handlers)
+    for handler in handlers:
+        handler.addFilter(quiet)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(quiet)
+
+
 def _run_cell(cell: Cell, budget: Budget) -> None:
     first = budget.first_failure_of(cell)
     cell.shrunk = first
-    hypothesis_settings = budget.settings if first else settings(budget.settings, phases=NO_SHRINK)
+    hypothesis_settings = _with_spec_settings(budget.settings, cell)
+    if not first:
+        hypothesis_settings = settings(hypothesis_settings, phases=NO_SHRINK)
+    run = functools.partial(cell_test, cell, hypothesis_settings, timeout=budget.example_timeout)
     try:
-        cell_test(cell, hypothesis_settings)()
+        run()()
+    except FailedHealthCheck as failed:
+        check = re.search(r"HealthCheck\.(\w+)", str(failed))
+        name = check[1] if check else "<name>"
+        raise SpecHealthCheckFailed(
+            f"{cell.key}: Hypothesis's health check {name} failed while drawing {cell.spec.name}'s examples: "
+            f"{str(failed).strip().splitlines()[0]}  This concerns the spec's args strategy, not the Function: draw "
+            f"cheaper examples, or let the spec say why the check does not apply: FunctionSpec(..., "
+            f"hypothesis={{'suppress_health_check': {{HealthCheck.{name}: 'the reason'}}}})"
+        ) from None
+    except ExampleTimeout as hung:
+        cell.shrunk = False
+        message = (
+            f"{cell.key}: an example ran past the {budget.example_timeout:g} s limit in {_where_it_hung(hung)} "
+            f"(--example-timeout SECONDS to change it)"
+        )
+        timed_out = ExampleTimedOut(message)
+        if cell.current is not None:
+            attach_failure(timed_out, cell.failure(REGISTRY[cell.prop].check, cell.current, timed_out))
+        raise timed_out from None
     except Exception as exc:
         if not first:
             raise
@@ -154,8 +279,8 @@ def _run_cell(cell: Cell, budget: Budget) -> None:
         known = set(signatures(exc))
         while len(known) < DISTINCT_BUGS:
             try:
-                cell_test(cell, hypothesis_settings, known=frozenset(known))()
-            except (Unsatisfiable, FailedHealthCheck):
+                run(known=frozenset(known))()
+            except (Unsatisfiable, FailedHealthCheck, ExampleTimeout):
                 break
             except Exception as other:
                 new = set(signatures(other)) - known

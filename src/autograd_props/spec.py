@@ -16,6 +16,7 @@ from types import MappingProxyType
 from typing import Any
 
 import torch
+from hypothesis import HealthCheck
 from hypothesis.strategies import SearchStrategy
 
 __all__ = ["FunctionSpec", "FLOATING_DTYPES", "DEFAULT_TOLERANCES", "SpecError", "Tolerance", "defines_setup_context"]
@@ -64,6 +65,9 @@ class FunctionSpec:
         non_differentiable: positions of floating tensor arguments the Function treats as
             constants (labels, thresholds, quantization scales): they never require grad, are
             never perturbed, and get no tangent or gradient check.
+        hypothesis: Hypothesis settings for this spec's cells: ``{"max_examples": 50}`` (the
+            example budget) and ``{"suppress_health_check": {HealthCheck.too_slow: "why"}}`` (each
+            health check with its reason, which the report shows).
         kinks: at a non-differentiable point, ``"reference"`` (default) requires the reference's
             derivative, as a drop-in replacement must give; ``"any-one-sided"`` also accepts
             either one-sided derivative there (the failure names the convention otherwise).
@@ -85,6 +89,7 @@ class FunctionSpec:
     function_class: type[torch.autograd.Function] | None = None
     non_differentiable: tuple[int, ...] = ()
     kinks: str = "reference"
+    hypothesis: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -96,6 +101,7 @@ class FunctionSpec:
         object.__setattr__(self, "non_differentiable", tuple(self.non_differentiable))
         object.__setattr__(self, "tolerances", _frozen(self.tolerances))
         object.__setattr__(self, "opt_outs", _frozen(self.opt_outs))
+        object.__setattr__(self, "hypothesis", _frozen(self.hypothesis))
         if self.function_class is None:
             object.__setattr__(self, "function_class", self.function.__self__)
 
@@ -223,10 +229,28 @@ def _validate(spec: FunctionSpec) -> None:
         isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in non_diff
     ):
         fail(name, "non_differentiable", non_diff, "must be a tuple of argument positions (non-negative ints)")
+    _validate_hypothesis(spec)
     if spec.kinks not in KINK_RULES:
         fail(name, "kinks", spec.kinks, f"must be one of {KINK_RULES}")
     if torch.float64 not in dtypes and "vjp_finite_differences" not in spec.opt_outs and not spec.surrogate_gradient:
         fail(name, "dtypes", dtypes, "float64 is needed by the finite-difference oracle; add it or opt out of 'vjp_finite_differences'")
+
+
+def _validate_hypothesis(spec: FunctionSpec) -> None:
+    given = spec.hypothesis
+    if not isinstance(given, Mapping):
+        fail(spec.name, "hypothesis", given, "must map setting -> value")
+    unknown = set(given) - {"max_examples", "suppress_health_check"}
+    if unknown:
+        fail(spec.name, "hypothesis", dict(given), f"unknown settings {sorted(unknown)}; a spec may set max_examples and suppress_health_check")
+    examples = given.get("max_examples")
+    if examples is not None and not (isinstance(examples, int) and not isinstance(examples, bool) and examples > 0):
+        fail(spec.name, "hypothesis", dict(given), "max_examples must be a positive int")
+    suppressed = given.get("suppress_health_check", {})
+    if not isinstance(suppressed, Mapping) or not all(
+        isinstance(check, HealthCheck) and isinstance(reason, str) and reason.strip() for check, reason in suppressed.items()
+    ):
+        fail(spec.name, "hypothesis", dict(given), "suppress_health_check must map each HealthCheck to the reason it is suppressed")
 
 
 def _validate_args_signature(spec: FunctionSpec) -> None:

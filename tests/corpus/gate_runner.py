@@ -1,17 +1,24 @@
 """Run the gate as a user does (``python -m autograd_props SOURCE`` in a subprocess) and read its
-verification.json."""
+verification.json; several at once for the meta-tests, with every child reaped on an interrupt."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+
+_LIVE: set[subprocess.Popen] = set()
+_LIVE_LOCK = threading.Lock()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -21,6 +28,47 @@ class GateRun:
     passed: frozenset[str]
     output: str
     cells: tuple[dict, ...]
+    report: dict = dataclasses.field(default_factory=dict)
+
+
+def _session(session: int) -> list[int]:
+    """Every process of ``session`` (on Linux, from /proc; elsewhere only its leader's group)."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return []
+    members = []
+    for entry in proc.iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rpartition(")")[2].split()
+            except OSError:
+                continue
+            if int(fields[3]) == session and fields[0] != "Z":  # after ")": state, ppid, pgrp, session
+                members.append(int(entry.name))
+    return members
+
+
+def _kill(process: subprocess.Popen) -> None:
+    """The child and everything it started: its own session, whose members (xdist workers put
+    themselves in process groups of their own) are killed one by one."""
+    for pid in _session(process.pid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    process.wait()
+
+
+def kill_all() -> None:
+    """Reap every gate subprocess still running."""
+    with _LIVE_LOCK:
+        live = list(_LIVE)
+    for process in live:
+        _kill(process)
 
 
 def run_gate(
@@ -36,7 +84,8 @@ def run_gate(
     ``profile`` is one of the suite's Hypothesis profiles without its prefix (``meta``, ``ci``,
     ``dev``, ``thorough``).  ``timeout`` (seconds, None for none) guards the meta-tests against a
     hung gate; the commands that run it many times on a shared machine (soak, corpus table) pass
-    None.  ``funcs=""`` passes no module (the environment variable or the built-in set).
+    None.  ``funcs=""`` passes no module (the environment variable or the built-in set).  The
+    child runs in a session of its own, killed with all it started if this call is interrupted.
     """
     with tempfile.TemporaryDirectory() as report_dir:
         command = [
@@ -46,13 +95,47 @@ def run_gate(
         full_env = {**os.environ, **(env or {})}
         if env is None or "AUTOGRAD_PROPS_FUNCS" not in env:
             full_env.pop("AUTOGRAD_PROPS_FUNCS", None)
-        proc = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=full_env, timeout=timeout)
-        report = Path(report_dir) / "verification.json"
-        cells = tuple(json.loads(report.read_text())["cells"]) if report.exists() else ()
+        process = subprocess.Popen(
+            command, cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+        )
+        with _LIVE_LOCK:
+            _LIVE.add(process)
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except BaseException:  # a timeout, or an interrupt of this process: the child goes too
+            _kill(process)
+            raise
+        finally:
+            with _LIVE_LOCK:
+                _LIVE.discard(process)
+        path = Path(report_dir) / "verification.json"
+        report = json.loads(path.read_text()) if path.exists() else {}
+    cells = tuple(report.get("cells", ()))
     return GateRun(
-        exit_code=proc.returncode,
+        exit_code=process.returncode,
         failed=frozenset(c["prop"] for c in cells if c["outcome"] == "failed"),
         passed=frozenset(c["prop"] for c in cells if c["outcome"] == "passed"),
-        output=proc.stdout + proc.stderr,
+        output=stdout + stderr,
         cells=cells,
+        report=report,
     )
+
+
+def run_gates(sources: Sequence[str], *extra: str, workers: int | None = None, **options) -> dict[str, GateRun]:
+    """``run_gate`` for each source (with ``extra`` pytest options), ``workers`` at a time
+    (default: one per core).
+
+    On an interrupt (Ctrl-C), queued runs are cancelled and running ones killed with everything
+    they started, before the interrupt goes on.
+    """
+    workers = workers or max(1, min(len(sources), os.cpu_count() or 1))
+    pool = concurrent.futures.ThreadPoolExecutor(workers)
+    try:
+        futures = {source: pool.submit(run_gate, source, *extra, **options) for source in sources}
+        return {source: future.result() for source, future in futures.items()}
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        kill_all()
+        raise
+    finally:
+        pool.shutdown(wait=True)

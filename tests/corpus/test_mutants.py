@@ -3,13 +3,10 @@ gate runs them as a user would (``--funcs``), in subprocesses."""
 
 from __future__ import annotations
 
-import concurrent.futures
-import os
-
 import pytest
 
 from tests.corpus import real_style_twins
-from tests.corpus.gate_runner import run_gate
+from tests.corpus.gate_runner import run_gates
 from tests.corpus.mutants import MUTANTS
 from tests.corpus.twins import TWINS
 
@@ -20,11 +17,7 @@ TWINS_SOURCE = "tests.corpus.twins"
 @pytest.fixture(scope="module")
 def gate_runs():
     """All mutants and the twins through the gate, in parallel subprocesses (one per core)."""
-    sources = [TWINS_SOURCE] + [f"tests.corpus.mutants:{name}" for name in MUTANTS]
-    workers = max(1, min(len(sources), os.cpu_count() or 1))
-    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-        futures = {source: pool.submit(run_gate, source) for source in sources}
-        return {source: f.result() for source, f in futures.items()}
+    return run_gates([TWINS_SOURCE] + [f"tests.corpus.mutants:{name}" for name in MUTANTS])
 
 
 def test_corpus_is_complete():

@@ -32,7 +32,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="autograd_props_devices",
         default=None,
         metavar="cpu,cuda,...",
-        help="devices to run on (default: every available one of cpu, cuda, mps)",
+        help="devices to run on (default: every available one of cpu, cuda, mps); one that is not available "
+        "is a usage error",
+    )
+    group.addoption(
+        "--skip-missing-devices",
+        dest="autograd_props_skip_missing_devices",
+        action="store_true",
+        help="skip the cells of --devices that are not available instead of refusing the run (a run in which "
+        "no cell ran still exits 5)",
     )
     group.addoption(
         "--report-dir",
@@ -46,6 +54,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="shrink every failing cell and search each for distinct failures (default: only the first failing "
         "cell of each spec x property; the others report the example as found, which is much faster)",
+    )
+    group.addoption(
+        "--example-timeout",
+        dest="autograd_props_example_timeout",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="time limit for one example (default 120; 0: none); an example past it fails its cell, naming the "
+        "call that hung, and the run goes on",
     )
     for kind, what in (("xfail", "expected to fail (strict: an unexpected pass fails)"), ("skip", "skipped")):
         group.addoption(

@@ -20,9 +20,9 @@ import torch
 
 from autograd_props.cell import Cell, failures_of
 from autograd_props.plugin.expectations import Expectation, StaleExpectationWarning
-from autograd_props.plugin.report import summary_lines, write_report
+from autograd_props.plugin.report import summary_lines, write_placeholder, write_report
 from autograd_props.plugin.session import GateSession, session_of
-from autograd_props.results import CellResult, Failure
+from autograd_props.results import RAN, CellResult, Failure
 
 __all__ = ["VerificationCollector", "apply_expectations", "attach_cell_result"]
 
@@ -99,6 +99,22 @@ def attach_cell_result(item: pytest.Item, call: pytest.CallInfo, report: pytest.
         shrunk=cell.shrunk if outcome in ("failed", "xfailed") else None,
     )
     report.user_properties.append((_PROPERTY, result.to_json()))
+    if outcome == "failed":
+        _fold_repeated_failure(item.config, result, report)
+
+
+_FIRST_FAILURES = pytest.StashKey[dict]()
+
+
+def _fold_repeated_failure(config: pytest.Config, result: CellResult, report: pytest.TestReport) -> None:
+    """A failure identical to an earlier one of the same spec (the same error, most often one bug
+    seen by every property) is printed as one line that points at the first, not in full again."""
+    first = config.stash.setdefault(_FIRST_FAILURES, {})
+    signature = (result.spec, tuple(f.error for f in result.failures))
+    if signature not in first:
+        first[signature] = result.key
+        return
+    report.longrepr = f"{result.error}\n(the same failure as {first[signature]}, shown in full above and in the report)"
 
 
 def _crash_line(report: pytest.TestReport) -> str:
@@ -107,14 +123,16 @@ def _crash_line(report: pytest.TestReport) -> str:
     return message.split("\n")[0][:500]
 
 
-def _spec_of(nodeid: str) -> str | None:
-    """The spec of a gate test's node id (``...::test_vjp_native[softplus-float64-cpu]``), else None."""
+def _key_of(nodeid: str) -> tuple[str, str] | None:
+    """(cell key, spec) of a gate test's node id (``...::test_vjp_native[softplus-float64-cpu]``), else None."""
     from autograd_props.properties import REGISTRY
 
     name, _, param = nodeid.rpartition("::")[2].partition("[")
-    if not param or name.removeprefix("test_") not in REGISTRY:
+    prop = name.removeprefix("test_")
+    if not param or prop not in REGISTRY:
         return None
-    return param.rstrip("]").rsplit("-", 2)[0]
+    param = param.rstrip("]")
+    return f"{prop}[{param}]", param.rsplit("-", 2)[0]
 
 
 class VerificationCollector:
@@ -124,34 +142,66 @@ class VerificationCollector:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.results: list[CellResult] = []
-        self.expected: dict[str, int] = {}  # spec -> its collected cells
+        self.collected: dict[str, str] = {}  # cell key -> spec, for every gate cell to run
         self.started = time.monotonic()
+        self.nothing_ran = False
+        self.interrupted = False
+        self.prepared = False
 
-    def _expect(self, nodeids) -> None:
+    @property
+    def expected(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for spec in self.collected.values():
+            counts[spec] = counts.get(spec, 0) + 1
+        return counts
+
+    def _collect(self, nodeids) -> None:
         for nodeid in nodeids:
-            spec = _spec_of(nodeid)
-            if spec is not None:
-                self.expected[spec] = self.expected.get(spec, 0) + 1
+            found = _key_of(nodeid)
+            if found is not None:
+                self.collected[found[0]] = found[1]
 
     @pytest.hookimpl(trylast=True)  # after -k and -m have deselected
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        self._expect(item.nodeid for item in items)
+        self._collect(item.nodeid for item in items)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node, ids) -> None:
-        if not self.expected:  # every worker collects the same tests; the first one counts them
-            self._expect(ids)
+        if not self.collected:  # every worker collects the same tests; the first one counts them
+            self._collect(ids)
 
-    def pytest_deselected(self, items) -> None:
-        for item in items:  # under xdist the controller learns of -k and -m only here
-            spec = _spec_of(item.nodeid)
-            if spec in self.expected:
-                self.expected[spec] -= 1
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        if session_of(self.config).sources and not hasattr(self.config, "workerinput"):
+            self.prepare()  # a gate was asked for by option: its report directory is checked now
+
+    def prepare(self) -> None:
+        """Check that the report directory can be written, and mark the report as running, so that
+        a run killed outright leaves no earlier report looking current."""
+        if self.prepared:
+            return
+        self.prepared = True
+        directory = self.directory
+        try:
+            write_placeholder(directory, _header(self.config))
+        except OSError as exc:
+            raise pytest.UsageError(f"autograd-props: --report-dir {directory}: cannot write the report there ({exc})") from None
+
+    @property
+    def directory(self) -> Path:
+        return Path(self.config.invocation_params.dir, self.config.getoption("autograd_props_report_dir"))
+
+    def pytest_keyboard_interrupt(self, excinfo) -> None:
+        self.interrupted = True
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         data = dict(report.user_properties).get(_PROPERTY)
         if data is None or not (report.when == "call" or (report.when == "setup" and report.skipped)):
             return
+        if not self.prepared and not hasattr(self.config, "workerinput"):
+            try:
+                self.prepare()
+            except pytest.UsageError as exc:
+                pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
         result = CellResult.from_json(data)
         if report.failed:
             result.output = report.longreprtext
@@ -171,16 +221,42 @@ class VerificationCollector:
                 f"autograd-props: {spec} done: {len(cells)} cells, {failed} failed ({time.monotonic() - self.started:.0f} s into the run)"
             )
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        """A gate that checked nothing does not pass: every cell skipped or opted out exits 5."""
+        if exitstatus == pytest.ExitCode.INTERRUPTED:
+            self.interrupted = True
+        if hasattr(self.config, "workerinput") or not self.results or exitstatus != pytest.ExitCode.OK:
+            return
+        if not any(r.outcome in RAN for r in self.results):
+            self.nothing_ran = True
+            session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
+
     def pytest_terminal_summary(self, terminalreporter) -> None:
-        if not self.results or hasattr(self.config, "workerinput"):
+        if hasattr(self.config, "workerinput") or not (self.results or self.prepared):
             return
         self.results.sort(key=_report_order(session_of(self.config)))
-        directory = Path(self.config.invocation_params.dir, self.config.getoption("autograd_props_report_dir"))
-        json_path, md_path = write_report(self.results, directory, _header(self.config))
+        not_run = None
+        if self.interrupted:
+            done = {r.key for r in self.results}
+            not_run = [key for key in self.collected if key not in done]
+        json_path, md_path = write_report(self.results, self.directory, _header(self.config), not_run=not_run)
         terminalreporter.section("autograd-props verification matrix")
         for line in summary_lines(self.results):
             terminalreporter.write_line(line)
         terminalreporter.write_line(f"report: {md_path} and {json_path}")
+        if not_run is not None:
+            terminalreporter.write_line(
+                f"autograd-props: the run was INTERRUPTED: {len(not_run)} of {len(self.collected)} cells did not run; "
+                "the report says so and lists them",
+                red=True,
+            )
+        if self.nothing_ran:
+            terminalreporter.write_line(
+                f"autograd-props: no cell ran ({len(self.results)} skipped, opted out or not applicable): "
+                "a gate that checked nothing does not pass (exit code 5)",
+                red=True,
+            )
 
 
 def _report_order(gate_session: GateSession):

@@ -10,7 +10,7 @@ from typing import Any
 from autograd_props.properties import PROPERTY_NAMES
 from autograd_props.results import NOT_CLAIMED, OUTCOMES, RAN, CellResult
 
-__all__ = ["merge", "summary_lines", "write_report"]
+__all__ = ["merge", "summary_lines", "write_placeholder", "write_report"]
 
 # A merged cell shows its most telling outcome: a failure first, then an unexpected pass, an
 # expected failure, a pass, and last the reasons a cell did not run.
@@ -77,9 +77,28 @@ def _cell_text(cell: dict[str, Any] | None) -> str:
     return o
 
 
-def write_report(results: list[CellResult], directory: Path, header: dict[str, str]) -> tuple[Path, Path]:
-    """Write verification.json and verification.md; return their paths."""
+def write_placeholder(directory: Path, header: dict[str, str]) -> None:
+    """A report that says a run is under way, so that a run killed outright leaves no earlier
+    report looking current.  Raises OSError when the directory cannot be written."""
     directory.mkdir(parents=True, exist_ok=True)
+    header = {**header, "state": "running"}
+    (directory / "verification.json").write_text(json.dumps({"header": header, "matrix": {}, "cells": [], "not_run": []}, indent=2))
+    lines = ["# autograd-props verification report: RUNNING", ""] + [f"- {k}: {v}" for k, v in header.items()]
+    lines += ["", "This run has not finished.  If it is no longer running, it was killed before it could write its report."]
+    (directory / "verification.md").write_text("\n".join(lines) + "\n")
+
+
+def write_report(
+    results: list[CellResult], directory: Path, header: dict[str, str], *, not_run: list[str] | None = None
+) -> tuple[Path, Path]:
+    """Write verification.json and verification.md; return their paths.
+
+    ``not_run``: the cells of an interrupted run that did not run (None for a run that finished):
+    the report then says INTERRUPTED in its title, header and JSON, and lists them.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    interrupted = not_run is not None
+    header = {**header, "state": f"interrupted: {len(not_run)} cells did not run" if interrupted else "complete"}
     specs, props, cells = _matrix(results)
     json_path = directory / "verification.json"
     json_path.write_text(
@@ -88,11 +107,12 @@ def write_report(results: list[CellResult], directory: Path, header: dict[str, s
                 "header": header,
                 "matrix": {f"{s}::{p}": c for (s, p), c in cells.items()},
                 "cells": [r.to_json() for r in results],
+                "not_run": list(not_run or []),
             },
             indent=2,
         )
     )
-    lines = ["# autograd-props verification report", ""]
+    lines = ["# autograd-props verification report" + (": INTERRUPTED" if interrupted else ""), ""]
     lines += [f"- {k}: {v}" for k, v in header.items()]
     lines += [
         "",
@@ -118,6 +138,8 @@ def write_report(results: list[CellResult], directory: Path, header: dict[str, s
     lines += _notes(results)
     lines += _observations(specs, props, cells)
     lines += _failures(results)
+    if not_run:
+        lines += ["", "## Cells that did not run (the run was interrupted)", "", *(f"- `{key}`" for key in not_run)]
     md_path = directory / "verification.md"
     md_path.write_text("\n".join(lines) + "\n")
     return json_path, md_path
@@ -155,21 +177,28 @@ def _observations(specs: list[str], props: list[str], cells: dict[tuple[str, str
             if not cell or not cell["notes"] or cell["outcome"] not in RAN:
                 continue
             lines.append(f'- <a id="seen-{s}-{p}"></a>{s} / {p}:')
-            lines += [f"  - {note} ({count} of {cell['examples']} examples)" for note, count in cell["notes"].items()]
+            lines += [f"  - {note}" + (f" ({count} of {cell['examples']} examples)" if count else "") for note, count in cell["notes"].items()]
     return ["", "## What the examples showed", "", *lines] if lines else []
 
 
 def _failures(results: list[CellResult]) -> list[str]:
-    """Each failing cell: its message, its reproducer, then the full output folded away."""
+    """Each failing cell: its message, its reproducer, then the full output folded away.  A cell
+    whose failure is the same as an earlier one of its spec gets one line pointing at it."""
     failures = [r for r in results if r.outcome == "failed"]
     if not failures:
         return []
     lines = ["", "## Failures", ""]
     anchored = set()
+    first_of: dict[tuple, str] = {}
     for r in failures:
         if (r.spec, r.prop) not in anchored:  # the matrix cell links to its first failing dtype/device
             lines.append(f'<a id="failure-{r.spec}-{r.prop}"></a>')
             anchored.add((r.spec, r.prop))
+        signature = (r.spec, tuple(f.error for f in r.failures))
+        if signature in first_of:
+            lines += [f"- `{r.key}`: the same failure as `{first_of[signature]}` above", ""]
+            continue
+        first_of[signature] = r.key
         lines += [f"### {r.spec} / {r.prop} ({r.dtype}, {r.device})", "", f"`{r.key}`" + (f" (pytest: `{r.test_id}`)" if r.test_id else ""), ""]
         if r.shrunk is False:
             lines += ["The example below is as found, not shrunk: shrinking went to the first failing cell of this "

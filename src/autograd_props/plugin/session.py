@@ -10,7 +10,7 @@ import pytest
 from hypothesis import settings
 
 from autograd_props import profiles
-from autograd_props.devices import parse_devices
+from autograd_props.devices import available_devices, parse_devices
 from autograd_props.loading import (
     BUILT_IN_SOURCE,
     ENV_VAR,
@@ -57,6 +57,12 @@ class GateSession:
             sources, origin = (), "built-in"
         try:
             devices = parse_devices(config.getoption("autograd_props_devices"))
+            missing = [d for d in devices if d not in available_devices()]
+            if missing and not config.getoption("autograd_props_skip_missing_devices"):
+                raise ValueError(
+                    f"--devices {','.join(devices)}: {', '.join(missing)} not available on this machine "
+                    f"(available: {', '.join(available_devices())}); --skip-missing-devices skips those cells instead"
+                )
             expectations = [
                 entry
                 for kind in ("skip", "xfail")
@@ -81,7 +87,12 @@ class GateSession:
     @property
     def budget(self) -> Budget:
         if self._budget is None:
-            self._budget = Budget(self.settings, shrink_all=bool(self.config.getoption("autograd_props_full_shrink")))
+            timeout = self.config.getoption("autograd_props_example_timeout")
+            self._budget = Budget(
+                self.settings,
+                shrink_all=bool(self.config.getoption("autograd_props_full_shrink")),
+                example_timeout=timeout or None,
+            )
         return self._budget
 
     @property
