@@ -70,17 +70,6 @@ def test_function_that_raises_is_a_failing_property():
     assert "vjp_native" in run.failed and "forward" in run.passed
 
 
-def test_missing_device_is_a_skip_with_a_reason():
-    run = run_gate("funcs.square:SPEC", "--devices", "cpu,cuda", "-m", "forward")
-    assert run.exit_code == 0
-    import torch
-
-    cuda_cells = [c for c in run.cells if c["device"] == "cuda"]
-    assert cuda_cells
-    if not torch.cuda.is_available():
-        assert all(c["outcome"] == "skipped" and "not available" in c["reason"] for c in cuda_cells)
-
-
 def test_unknown_device_is_a_usage_error():
     run = run_gate("funcs.square:SPEC", "--devices", "banana")
     assert run.exit_code == 4 and "unknown device" in run.output
