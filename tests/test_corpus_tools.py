@@ -21,8 +21,11 @@ from tools.corpus_table import MutantRow, property_filter, render
 @pytest.mark.parametrize("name", list(TWINS))
 def test_every_twin_has_fixed_float64_inputs(name):
     first, again = fixed_inputs(TWINS[name]), fixed_inputs(TWINS[name])
-    tensors = [a for a in first if isinstance(a, torch.Tensor)]
-    assert tensors and all(t.dtype == torch.float64 and t.requires_grad for t in tensors)
+    wrt = [a for a in first if isinstance(a, torch.Tensor) and a.requires_grad]
+    assert wrt and all(t.dtype == torch.float64 for t in wrt)
+    assert [i for i, a in enumerate(first) if isinstance(a, torch.Tensor) and a.requires_grad] == list(
+        TWINS[name].differentiable(first)
+    )
     assert all(torch.equal(a, b) for a, b in zip(first, again) if isinstance(a, torch.Tensor))
 
 

@@ -53,9 +53,10 @@ def test_a_hung_example_fails_its_cell_naming_the_call_and_the_run_goes_on():
     assert "check_vjp_native(spec" in cells["vjp_native"]["failures"][0]["reproducer"]
 
 
-def _start(args: list[str], cwd: Path = ROOT) -> subprocess.Popen:
+def _start(args: list[str], cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+        [sys.executable, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True, env={**os.environ, **(env or {})},
     )
 
 
@@ -72,12 +73,13 @@ def test_an_interrupted_run_says_so_lists_what_did_not_run_and_leaves_no_stale_r
     report = tmp_path / "report"
     report.mkdir()
     (report / "verification.md").write_text("# autograd-props verification report\n\nan earlier run, all passing\n")
+    asleep = tmp_path / "asleep"
     process = _start(["-m", "autograd_props", "tests.corpus.sleeping_function", "--example-timeout", "600",
-                      "-p", "no:cacheprovider", "--report-dir", str(report)])
+                      "-p", "no:cacheprovider", "--report-dir", str(report)], env={"SLEEPING_FUNCTION_MARKER": str(asleep)})
     try:
         # At start the earlier report is replaced by one that says a run is under way.
         assert _wait_for(lambda: "RUNNING" in (report / "verification.md").read_text(), 60)
-        time.sleep(3)  # into the sleeping backward
+        assert _wait_for(asleep.exists, 120), "the sleeping backward was never reached"
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=120)
     finally:
@@ -127,9 +129,14 @@ def test_interrupting_gate_runs_reaps_every_child():
     try:
         # Two gate runs, each with its two xdist workers, are under way; each runs in a session of its own.
         assert _wait_for(lambda: len(_processes_with(marker)) >= 2, 120), "the gate runs did not start"
-        time.sleep(5)
-        sessions = set(_processes_with(marker))
-        assert len(_in_sessions(sessions)) > len(sessions)  # the xdist workers too
+        sessions: set[int] = set()
+
+        def workers_started() -> bool:  # xdist's workers join their gate run's session (slow on a loaded machine)
+            sessions.clear()
+            sessions.update(_processes_with(marker))
+            return len(_in_sessions(sessions)) > len(sessions)
+
+        assert _wait_for(workers_started, 120), "no xdist worker started in the gate runs' sessions"
         process.send_signal(signal.SIGINT)
         process.communicate(timeout=120)
     finally:

@@ -18,7 +18,7 @@ import os
 import sys
 from pathlib import Path
 
-USAGE = __doc__.split("\n\n", 1)[0].replace("The command: ", "usage: ")
+USAGE = " ".join(__doc__.split("\n\n", 1)[0].replace("The command: ", "usage: ").split())  # one line
 
 
 def _split(argv: list[str]) -> tuple[list[str], list[str]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from hypothesis import Phase, settings
+from hypothesis import HealthCheck, Phase, settings
 
 __all__ = ["CI", "DEV", "META", "THOROUGH", "default_profile", "gate_settings"]
 
@@ -22,20 +22,26 @@ META = "autograd-props-meta"
 # deadline=None: torch's first call of an op (dispatcher warm-up, lazy init) can take far longer
 # than later ones, which Hypothesis would report as flaky deadlines.
 # database=None for CI: a derandomized run replays nothing, so it writes no .hypothesis/ folder.
-# No print_blob: its advice (add @reproduce_failure to the test) is about a test the user does not
-# own; every failure carries a reproducer of its own instead.
-settings.register_profile(CI, derandomize=True, database=None, deadline=None, max_examples=25)
-settings.register_profile(DEV, deadline=None, max_examples=15)
-settings.register_profile(THOROUGH, deadline=None, max_examples=400)
+# Each profile starts from Hypothesis's own defaults, not from whatever profile is loaded: where
+# Hypothesis detects CI (the CI variable) it loads its "ci" profile, which would otherwise make
+# the dev profile derandomized and turn on print_blob, whose advice (add @reproduce_failure to the
+# test) is about a test the user does not own; every failure carries a reproducer of its own.
+_HYPOTHESIS_DEFAULTS = settings.get_profile("default")
+
+
+def _register(name: str, **options) -> None:
+    settings.register_profile(name, _HYPOTHESIS_DEFAULTS, deadline=None, print_blob=False, **options)
+
+
+# too_slow is a wall-clock check: on a shared, loaded CI machine it would fail a derandomized run
+# at random (Hypothesis's own CI profile suppresses it for the same reason).
+_register(CI, derandomize=True, database=None, max_examples=25, suppress_health_check=[HealthCheck.too_slow])
+_register(DEV, max_examples=15)
+_register(THOROUGH, max_examples=400)
 # For the suite's meta-tests, which only ask whether the gate fails a planted bug and which
 # property fails: shrinking (most of a failing run's time) tells them nothing.
-settings.register_profile(
-    META,
-    derandomize=True,
-    database=None,
-    deadline=None,
-    max_examples=25,
-    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target],
+_register(
+    META, derandomize=True, database=None, max_examples=25, phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target]
 )
 
 

@@ -83,6 +83,11 @@ class ExampleTimeout(BaseException):
     shrinking step would hang too), so it passes straight through to :func:`run_cell`."""
 
 
+class SearchExhausted(BaseException):
+    """The search for a further distinct failure met only known ones for a whole budget of examples.
+    Not an Exception, so that Hypothesis does not take it for a failure of the example."""
+
+
 class ExampleTimedOut(AssertionError):
     """A cell's example ran past the time limit: reported as the cell's failure."""
 
@@ -183,14 +188,22 @@ def cell_test(cell: Cell, budget: settings, *, known: frozenset = frozenset(), t
     Each example may take ``timeout`` seconds (see :func:`time_limit`).
     """
     prop = REGISTRY[cell.prop]
+    rejected = 0
 
     def run_example(data: st.DataObject) -> None:
+        nonlocal rejected
         cell.current = None  # until this example's draw is done
         try:
             with time_limit(timeout):
                 prop.run(cell, data)
         except Exception as exc:
             if known and signature(exc) in known:
+                rejected += 1
+                if rejected >= budget.max_examples:
+                    # Hypothesis would go on drawing (up to ten times as many) while the examples
+                    # that show nothing new are rejected: a Function that fails on every input
+                    # would pay that in every cell.
+                    raise SearchExhausted from None
                 reject()
             raise
 
@@ -280,7 +293,7 @@ def _run_cell(cell: Cell, budget: Budget) -> None:
         while len(known) < DISTINCT_BUGS:
             try:
                 run(known=frozenset(known))()
-            except (Unsatisfiable, FailedHealthCheck, ExampleTimeout):
+            except (Unsatisfiable, FailedHealthCheck, ExampleTimeout, SearchExhausted):
                 break
             except Exception as other:
                 new = set(signatures(other)) - known

@@ -34,6 +34,17 @@ _INPUTS: dict[str, Callable[[torch.Generator], tuple[Any, ...]]] = {
     "softmax": lambda g: (_randn(g, 3, 4), 0),
     "linear_square": lambda g: (_randn(g, 2, 3), _randn(g, 3, 3), _randn(g, 3)),
     "layernorm": lambda g: (_randn(g, 3, 4), _randn(g, 4), _randn(g, 4), 1e-5),
+    # the twins in other people's styles (tests/corpus/real_style_twins.py)
+    "classic_softplus": lambda g: (_randn(g, 3, 4),),
+    "reverse_layer_view": lambda g: (_randn(g, 3, 4), 0.7),
+    "softplus_where_reference": lambda g: (_randn(g, 3, 4),),
+    "multi_margin_loss": lambda g: (_randn(g, 3, 4), torch.randint(0, 4, (3,), generator=g)),
+    "layer_norm_float32": lambda g: (_randn(g, 3, 4), _randn(g, 4), _randn(g, 4), 1e-5),
+    "max_last_dim": lambda g: (_randn(g, 3, 4),),
+    "squared_relu_saves_output": lambda g: (_randn(g, 3, 4),),
+    "sum_of_squares": lambda g: (_randn(g, 3, 4),),
+    "gelu_own_rounding": lambda g: (_randn(g, 3, 4),),
+    "bce_with_logits": lambda g: (_randn(g, 3, 4), torch.rand(3, 4, generator=g, dtype=torch.float64)),
 }
 
 
@@ -44,7 +55,9 @@ def fixed_inputs(spec: FunctionSpec, seed: int = 0) -> tuple[Any, ...]:
     except KeyError:
         raise KeyError(f"gradcheck_anchor: no fixed inputs for spec {spec.name!r}; add them to _INPUTS") from None
     generator = torch.Generator().manual_seed(seed)
-    return tuple(a.requires_grad_() if isinstance(a, torch.Tensor) else a for a in build(generator))
+    args = build(generator)
+    wrt = spec.differentiable(args)  # not an index, not a declared constant such as BCE's targets
+    return tuple(a.requires_grad_() if i in wrt else a for i, a in enumerate(args))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -61,7 +61,7 @@ MUTANTS: dict[str, Mutant] = {
     "TENSOR_ON_CTX": _mutant("square", hygiene.SquareOnCtx, "tensor on ctx", "input kept on ctx, not saved", {"saved_tensor_hygiene", "memory"}),
     "OUTPUT_ON_CTX": _mutant("square", hygiene.SquareOutputOnCtx, "tensor on ctx", "output kept on ctx (reference cycle)", {"memory"}),
     # In place on an expanded (stride-0) grad_output is an error: layouts sees that too.
-    "MUTATES_GRAD_OUTPUT": _mutant("square", hygiene.SquareMutatesGradOutput, "grad_output modified in place", "square backward multiplies grad_output in place", {"no_mutation"}, BACKWARD_VALUE | {"layouts"}),
+    "MUTATES_GRAD_OUTPUT": _mutant("square", hygiene.SquareMutatesGradOutput, "grad_output modified in place", "square backward multiplies grad_output in place", {"no_mutation"}, BACKWARD_VALUE | {"layouts", "deterministic_backward"}),
     "ASSUMES_CONTIGUOUS_GRAD": _mutant("square", hygiene.SquareAssumesContiguousGrad, "assumes contiguous grad_output", "square backward reads grad_output's storage densely", {"layouts"}),
     # The in-place clamp of an input below -30 raises in every property that calls forward on leaves
     # requiring grad ("a leaf Variable that requires grad is being used in an in-place operation").

@@ -4,7 +4,9 @@ that cell within its per-example limit, name the call, and carry on with the oth
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
+from pathlib import Path
 
 from funcs.square import SPEC as SQUARE
 from funcs.square import Square
@@ -13,6 +15,9 @@ from funcs.square import Square
 class SleepsInBackward(Square):
     @staticmethod
     def backward(ctx, grad_output):
+        asleep = os.environ.get("SLEEPING_FUNCTION_MARKER")  # lets a test interrupt it once it is asleep
+        if asleep:
+            Path(asleep).touch()
         time.sleep(3600)
         return Square.backward(ctx, grad_output)
 
