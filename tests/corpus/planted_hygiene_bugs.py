@@ -71,9 +71,12 @@ class AffineCompactsGradients(Affine):
 
 
 def _random_order_sum_to_shape(grad: torch.Tensor, shape: torch.Size) -> torch.Tensor:
-    """Reduce like sum_to_shape, but the first reduced dimension in a random order (as atomics do)."""
-    reduces_first = grad.dim() > len(shape) or (grad.dim() > 0 and shape[0] == 1)
-    if grad.dim() > 0 and grad.shape[0] > 1 and reduces_first:
+    """Reduce like sum_to_shape, but the leading reduced elements (every broadcast batch dimension,
+    flattened) in a random order, as atomics do."""
+    extra = grad.dim() - len(shape)
+    if extra > 0:
+        grad = grad.flatten(0, extra - 1) if extra > 1 else grad
+    if grad.dim() > 0 and grad.shape[0] > 2 and (extra > 0 or shape[0] == 1):
         grad = grad[torch.randperm(grad.shape[0], device=grad.device)].cumsum(0)[-1:]
     return sum_to_shape(grad, shape)
 
