@@ -9,12 +9,14 @@ with the shrunk reproducer, and refuse an unknown module in one line.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from tests.corpus.gate_runner import ROOT
 
@@ -60,12 +62,27 @@ def _run(command: list[str], cwd: Path, env: dict[str, str], timeout: float = 90
 
 
 @pytest.fixture(scope="module")
-def user(tmp_path_factory) -> tuple[Path, Path, dict[str, str]]:
-    """(the venv's python, the user's directory, the environment): the wheel installed fresh."""
-    base = tmp_path_factory.mktemp("wheel")
-    dist, venv, home = base / "dist", base / "venv", base / "user-project"
+def installed(tmp_path_factory, worker_id) -> tuple[Path, dict[str, str]]:
+    """(the venv's python, the environment): the wheel installed in a fresh venv, once per run
+    (under pytest-xdist the first worker builds it in the run's shared temporary directory, under
+    a file lock, and the others use it)."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "AUTOGRAD_PROPS_FUNCS", "VIRTUAL_ENV")}
     env["CI"] = "true"
+    if worker_id == "master":
+        return _install(tmp_path_factory.mktemp("wheel"), env), env
+    base = tmp_path_factory.getbasetemp().parent / "installed-wheel"
+    with FileLock(f"{base}.lock"):
+        python = base / "venv" / "bin" / "python"
+        if not (base / "installed").is_file():
+            shutil.rmtree(base, ignore_errors=True)  # a half-built one from a failed attempt
+            base.mkdir()
+            _install(base, env)
+            (base / "installed").touch()
+        return python, env
+
+
+def _install(base: Path, env: dict[str, str]) -> Path:
+    dist, venv = base / "dist", base / "venv"
     built = _run([sys.executable, "-m", "pip", "wheel", str(ROOT), "-w", str(dist), "--no-deps", "-q"], ROOT, env)
     assert built.returncode == 0, built.stdout + built.stderr
     (wheel,) = dist.glob("autograd_props-*.whl")
@@ -73,6 +90,14 @@ def user(tmp_path_factory) -> tuple[Path, Path, dict[str, str]]:
     python = venv / "bin" / "python"
     installed = _run([str(python), "-m", "pip", "install", "-q", str(wheel), "torch==2.13.0"], base, env, timeout=1800)
     assert installed.returncode == 0, installed.stdout + installed.stderr
+    return python
+
+
+@pytest.fixture
+def user(installed, tmp_path) -> tuple[Path, Path, dict[str, str]]:
+    """(the venv's python, a user's directory of its own holding only usermod.py, the environment)."""
+    python, env = installed
+    home = tmp_path / "user-project"
     home.mkdir()
     (home / "usermod.py").write_text(USER_MODULE)
     return python, home, env

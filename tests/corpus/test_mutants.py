@@ -3,7 +3,10 @@ gate runs them as a user would (``--funcs``), in subprocesses."""
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
+from filelock import FileLock
 
 from tests.corpus import real_style_twins
 from tests.corpus.gate_runner import run_gates
@@ -15,9 +18,22 @@ TWINS_SOURCE = "tests.corpus.twins"
 
 
 @pytest.fixture(scope="module")
-def gate_runs():
-    """All mutants and the twins through the gate, in parallel subprocesses (one per core)."""
-    return run_gates([TWINS_SOURCE] + [f"tests.corpus.mutants:{name}" for name in MUTANTS])
+def gate_runs(tmp_path_factory, worker_id):
+    """All mutants and the twins through the gate, in parallel subprocesses (one per core).
+
+    Under pytest-xdist every worker would run this module fixture, the whole corpus once per
+    worker: the first worker runs it and leaves the results for the others (xdist's documented
+    pattern, a file lock in the run's shared temporary directory)."""
+    sources = [TWINS_SOURCE] + [f"tests.corpus.mutants:{name}" for name in MUTANTS]
+    if worker_id == "master":
+        return run_gates(sources)
+    shared = tmp_path_factory.getbasetemp().parent / "corpus-gate-runs.pickle"
+    with FileLock(f"{shared}.lock"):
+        if shared.is_file():
+            return pickle.loads(shared.read_bytes())
+        runs = run_gates(sources)
+        shared.write_bytes(pickle.dumps(runs))
+        return runs
 
 
 def test_corpus_is_complete():
