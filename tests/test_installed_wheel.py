@@ -9,16 +9,15 @@ with the shrunk reproducer, and refuse an unknown module in one line.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
-from filelock import FileLock
 
 from tests.corpus.gate_runner import ROOT
+from tests.once_per_run import once_per_run
 
 pytestmark = pytest.mark.slow
 
@@ -63,22 +62,10 @@ def _run(command: list[str], cwd: Path, env: dict[str, str], timeout: float = 90
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory, worker_id) -> tuple[Path, dict[str, str]]:
-    """(the venv's python, the environment): the wheel installed in a fresh venv, once per run
-    (under pytest-xdist the first worker builds it in the run's shared temporary directory, under
-    a file lock, and the others use it)."""
+    """(the venv's python, the environment): the wheel installed in a fresh venv, once per run."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "AUTOGRAD_PROPS_FUNCS", "VIRTUAL_ENV")}
     env["CI"] = "true"
-    if worker_id == "master":
-        return _install(tmp_path_factory.mktemp("wheel"), env), env
-    base = tmp_path_factory.getbasetemp().parent / "installed-wheel"
-    with FileLock(f"{base}.lock"):
-        python = base / "venv" / "bin" / "python"
-        if not (base / "installed").is_file():
-            shutil.rmtree(base, ignore_errors=True)  # a half-built one from a failed attempt
-            base.mkdir()
-            _install(base, env)
-            (base / "installed").touch()
-        return python, env
+    return once_per_run(tmp_path_factory, worker_id, "installed-wheel", lambda base: _install(base, env)), env
 
 
 def _install(base: Path, env: dict[str, str]) -> Path:

@@ -101,6 +101,11 @@ class CellResult:
         return self.failures[0].error if self.failures else ""
 
     @property
+    def failure_signature(self) -> tuple[str, tuple[str, ...]]:
+        """What makes two failing cells show the same failure: the spec and every error message."""
+        return (self.spec, tuple(f.error for f in self.failures))
+
+    @property
     def reproducer(self) -> str:
         return self.failures[0].reproducer if self.failures else ""
 

@@ -3,15 +3,13 @@ gate runs them as a user would (``--funcs``), in subprocesses."""
 
 from __future__ import annotations
 
-import pickle
-
 import pytest
-from filelock import FileLock
 
 from tests.corpus import real_style_twins
 from tests.corpus.gate_runner import run_gates
 from tests.corpus.mutants import MUTANTS
 from tests.corpus.twins import TWINS
+from tests.once_per_run import once_per_run
 
 pytestmark = pytest.mark.slow
 TWINS_SOURCE = "tests.corpus.twins"
@@ -19,21 +17,10 @@ TWINS_SOURCE = "tests.corpus.twins"
 
 @pytest.fixture(scope="module")
 def gate_runs(tmp_path_factory, worker_id):
-    """All mutants and the twins through the gate, in parallel subprocesses (one per core).
-
-    Under pytest-xdist every worker would run this module fixture, the whole corpus once per
-    worker: the first worker runs it and leaves the results for the others (xdist's documented
-    pattern, a file lock in the run's shared temporary directory)."""
+    """All mutants and the twins through the gate, in parallel subprocesses (one per core), once
+    per test run."""
     sources = [TWINS_SOURCE] + [f"tests.corpus.mutants:{name}" for name in MUTANTS]
-    if worker_id == "master":
-        return run_gates(sources)
-    shared = tmp_path_factory.getbasetemp().parent / "corpus-gate-runs.pickle"
-    with FileLock(f"{shared}.lock"):
-        if shared.is_file():
-            return pickle.loads(shared.read_bytes())
-        runs = run_gates(sources)
-        shared.write_bytes(pickle.dumps(runs))
-        return runs
+    return once_per_run(tmp_path_factory, worker_id, "corpus-gate-runs", lambda _: run_gates(sources))
 
 
 def test_corpus_is_complete():

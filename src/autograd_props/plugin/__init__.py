@@ -59,7 +59,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--example-timeout",
         dest="autograd_props_example_timeout",
         type=float,
-        default=120.0,
+        default=None,  # the runner's DEFAULT_EXAMPLE_TIMEOUT (not imported here: it would import torch)
         metavar="SECONDS",
         help="time limit for one example (default 120; 0: none); an example past it fails its cell, naming the "
         "call that hung, and the run goes on",

@@ -110,7 +110,7 @@ def _fold_repeated_failure(config: pytest.Config, result: CellResult, report: py
     """A failure identical to an earlier one of the same spec (the same error, most often one bug
     seen by every property) is printed as one line that points at the first, not in full again."""
     first = config.stash.setdefault(_FIRST_FAILURES, {})
-    signature = (result.spec, tuple(f.error for f in result.failures))
+    signature = result.failure_signature
     if signature not in first:
         first[signature] = result.key
         return

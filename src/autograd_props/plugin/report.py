@@ -194,7 +194,7 @@ def _failures(results: list[CellResult]) -> list[str]:
         if (r.spec, r.prop) not in anchored:  # the matrix cell links to its first failing dtype/device
             lines.append(f'<a id="failure-{r.spec}-{r.prop}"></a>')
             anchored.add((r.spec, r.prop))
-        signature = (r.spec, tuple(f.error for f in r.failures))
+        signature = r.failure_signature
         if signature in first_of:
             lines += [f"- `{r.key}`: the same failure as `{first_of[signature]}` above", ""]
             continue

@@ -24,7 +24,7 @@ from autograd_props.plugin.expectations import (
     read_expectations,
 )
 from autograd_props.properties import validate_opt_outs
-from autograd_props.runner import Budget
+from autograd_props.runner import DEFAULT_EXAMPLE_TIMEOUT, Budget
 from autograd_props.spec import FunctionSpec, SpecError
 
 __all__ = ["GateSession", "budget_of", "session_of"]
@@ -57,11 +57,12 @@ class GateSession:
             sources, origin = (), "built-in"
         try:
             devices = parse_devices(config.getoption("autograd_props_devices"))
-            missing = [d for d in devices if d not in available_devices()]
+            present = available_devices()
+            missing = [d for d in devices if d not in present]
             if missing and not config.getoption("autograd_props_skip_missing_devices"):
                 raise ValueError(
                     f"--devices {','.join(devices)}: {', '.join(missing)} not available on this machine "
-                    f"(available: {', '.join(available_devices())}); --skip-missing-devices skips those cells instead"
+                    f"(available: {', '.join(present)}); --skip-missing-devices skips those cells instead"
                 )
             expectations = [
                 entry
@@ -88,6 +89,8 @@ class GateSession:
     def budget(self) -> Budget:
         if self._budget is None:
             timeout = self.config.getoption("autograd_props_example_timeout")
+            if timeout is None:
+                timeout = DEFAULT_EXAMPLE_TIMEOUT
             self._budget = Budget(
                 self.settings,
                 shrink_all=bool(self.config.getoption("autograd_props_full_shrink")),
