@@ -12,14 +12,17 @@ from tests.corpus.twins import TWINS
 from tests.once_per_run import once_per_run
 
 pytestmark = pytest.mark.slow
-TWINS_SOURCE = "tests.corpus.twins"
+
+
+def twin_source(name: str) -> str:
+    return f"tests.corpus.each_twin:{name}"
 
 
 @pytest.fixture(scope="module")
 def gate_runs(tmp_path_factory, worker_id):
     """All mutants and the twins through the gate, in parallel subprocesses (one per core), once
-    per test run."""
-    sources = [TWINS_SOURCE] + [f"tests.corpus.mutants:{name}" for name in MUTANTS]
+    per test run; one run per twin, so that no single long run is left on one core at the end."""
+    sources = [twin_source(name) for name in TWINS] + [f"tests.corpus.mutants:{name}" for name in MUTANTS]
     return once_per_run(tmp_path_factory, worker_id, "corpus-gate-runs", lambda _: run_gates(sources))
 
 
@@ -45,13 +48,13 @@ def test_mutant_is_caught_by_its_property(gate_runs, name):
 @pytest.mark.parametrize("name", sorted(real_style_twins.NOTES))
 def test_twin_reports_what_it_saw(gate_runs, name):
     prop, phrase = real_style_twins.NOTES[name]
-    notes = [note for c in gate_runs[TWINS_SOURCE].cells if c["spec"] == name and c["prop"] == prop for note in c["notes"]]
+    notes = [note for c in gate_runs[twin_source(name)].cells if c["spec"] == name and c["prop"] == prop for note in c["notes"]]
     assert any(phrase in note for note in notes), f"twin {name}: {prop} noted {sorted(set(notes))}, expected {phrase!r}"
 
 
 @pytest.mark.parametrize("name", list(TWINS))
 def test_twin_passes(gate_runs, name):
-    run = gate_runs[TWINS_SOURCE]
+    run = gate_runs[twin_source(name)]
     cells = [c for c in run.cells if c["spec"] == name]
     assert cells, f"twin {name} was not run\n{run.output[-3000:]}"
     failed = sorted(c["key"] for c in cells if c["outcome"] == "failed")
