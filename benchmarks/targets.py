@@ -63,7 +63,7 @@ MISS_REASONS: dict[str, str] = {
     "time @1M:layernorm": (
         "only x and weight are saved, so the first-order backward recomputes mean and rstd with a second native "
         "forward pass before the native backward kernel: two forwards and a backward against native's one and one "
-        "(saving mean/rstd, 8 KiB at 1M elements, would remove it; properties/meta's planted-bug twin reads exactly "
+        "(saving mean/rstd, 8 KiB at 1M elements, would remove it; the planted-bug corpus's twin (tests/corpus) reads exactly "
         "(x, weight) from ctx.saved_tensors)"
     ),
     "oracle/gradcheck-slow @1000:*": (

@@ -88,7 +88,7 @@ def render(rows: list[MutantRow], twins_passed: dict[str, bool], twin_gradcheck:
         "each mutant with `--funcs tests.corpus.mutants:NAME`, restricted to the properties aimed "
         "at its bug, in float64. *Examples needed* counts Hypothesis's examples up to and including the first "
         "failing one (in the cell that failed first); the shapes are those of the shrunk failure. "
-        "gradcheck: fixed seeded float64 inputs (`properties/meta/gradcheck_anchor.py`); *slow* is "
+        "gradcheck: fixed seeded float64 inputs (`tests/corpus/gradcheck_anchor.py`); *slow* is "
         "the default, *fast* is `fast_mode=True`, *strongest* adds `check_forward_ad` (where a jvp "
         "exists), `check_batched_grad` and `gradgradcheck`. Any error counts as caught.",
         "",
