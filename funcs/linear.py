@@ -93,4 +93,17 @@ def _args(draw, dtype: torch.dtype, device: torch.device):
     return (x, weight, bias)
 
 
-SPEC = FunctionSpec(name="linear", function=Linear.apply, reference=linear_reference, args=_args)
+SPEC = FunctionSpec(
+    name="linear",
+    function=Linear.apply,
+    reference=linear_reference,
+    args=_args,
+    opt_outs={
+        # Found by the soak (seed 2224793223): x = W = 1.01 * sqrt(max) and b = -inf give
+        # inf + -inf = NaN here, where the true output is -inf.  Native F.linear's answer there
+        # depends on its BLAS path: -inf for a 2x3 output, NaN for 1x1, both in float64.  The
+        # ordinary range, NaN and inf included, is still checked by special_values.
+        "extreme_values": "beyond sqrt(max) a product x*W overflows before the bias is added (inf + -inf = NaN where "
+        "the true output is -inf), as native F.linear's does on some BLAS paths and not on others",
+    },
+)
