@@ -3,13 +3,14 @@
 * ``test_bench_functions.py``: forward+backward time, custom Function vs its native reference;
 * ``test_bench_memory.py``: bytes saved for backward, custom vs native (``saved_bytes.py``);
 * ``test_bench_checking.py``: the gate's finite-difference oracle vs ``torch.autograd.gradcheck``;
+* ``test_bench_failing_run.py``: a whole gate run over a failing Function vs over its correct twin;
 * ``report.py``: ``python -m benchmarks.report`` turns the JSON into markdown and a plot, with
   ``runs.py`` (loading the JSON), ``targets.py`` (the targets), ``formatting.py`` (numbers),
   ``markdown.py`` (the tables), ``plot.py`` (the plot) and ``noise.py`` (noise between two runs);
 * ``run.py``: ``python -m benchmarks.run`` (what ``tox -e bench`` runs) does both.
 
 Every benchmark records ``extra_info`` with at least ``function``, ``impl``, ``numel``,
-``measure`` (``fwd+bwd``, ``saved-bytes`` or ``check``) and ``device``.
+``measure`` (``fwd+bwd``, ``saved-bytes``, ``check`` or ``gate-run``) and ``device``.
 """
 
 from __future__ import annotations

@@ -133,6 +133,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture
+def timed(request) -> bool:
+    """Whether this run times the benchmarks (else each body runs once, as a smoke test)."""
+    return timing_requested(request.config)
+
+
+@pytest.fixture
 def benchmark(benchmark, request):
     """pytest-benchmark's fixture, with timing off unless it was asked for (a smoke run)."""
     if not timing_requested(request.config):

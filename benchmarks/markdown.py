@@ -161,6 +161,16 @@ def _checking_table(runs: Sequence[Run]) -> list[str]:
     return _table(header, rows)
 
 
+def _failing_run_table(runs: Sequence[Run]) -> list[str]:
+    impls = ("sign-flipped", "correct")
+    rows = []
+    for run in runs:
+        for function in run.functions("gate-run"):
+            med = {i: _median_of(run, "gate-run", function, i, 0, "cpu") for i in impls}
+            rows.append([run.label, function] + [fmt_time(med[i]) for i in impls] + [fmt_ratio(ratio(med["sign-flipped"], med["correct"]))])
+    return _table(("run", "function", "gate over the sign-flipped Function", "gate over its correct twin", "ratio"), rows)
+
+
 def _targets_section(runs: Sequence[Run], device: str) -> list[str]:
     results = [t for run in runs for t in evaluate_targets(run, device)]
     multi = len(runs) > 1
@@ -220,6 +230,14 @@ def build_markdown(runs: Sequence[Run], plot_name: str | None = "benchmarks.png"
         "1000 elements). The ratios use `oracle`; `oracle-fd / gradcheck-fast` shows where its time goes.",
         "",
         *_checking_table(runs),
+        "",
+        "## The cost of a failing run",
+        "",
+        "`python -m autograd_props` under `CI=true` (`ci` profile: the first failure of each spec x property shrunk",
+        "fully, the rest within a budget), every property and dtype, two xdist workers, one run each, back to back:",
+        "the corpus's softplus with its backward's sign flipped, which fails most properties, and its correct twin.",
+        "",
+        *_failing_run_table(runs),
         "",
     ]
     return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""Evaluating the benchmark targets (issue 6) on a run: every target, met or MISSED with its reason.
+"""Evaluating the benchmark targets (issues 6 and 13) on a run: every target, met or MISSED with its reason.
 
 Ratios are of medians.  A missed target is shown as MISSED with its reason, never left out.
 """
@@ -20,6 +20,7 @@ SAVED_RATIO_MAX = 1.0
 ORACLE_VS_SLOW_MAX = 0.01
 ORACLE_VS_FAST_MAX = 1.0
 CHECK_TARGET_NUMEL = 1000
+FAILING_RUN_RATIO_MAX = 3.0  # a gate run over a failing Function / over its correct twin (issue 13)
 LARGE_NUMEL = 1_000_000  # "at 1M elements": the largest timed size, which must be at least this
 
 # Functions that recompute in backward to save memory: their time target is RECOMPUTE_TIME_RATIO_MAX
@@ -106,7 +107,7 @@ class TargetResult:
 
 
 def evaluate_targets(run: Run, device: str = "cpu") -> list[TargetResult]:
-    """Every target of issue 6, for every Function in the run, met or MISSED (never dropped)."""
+    """Every target of issues 6 and 13, for every Function in the run, met or MISSED (never dropped)."""
     out: list[TargetResult] = []
     sizes = run.values("numel", measure="fwd+bwd", device=device)
     large = max(sizes) if sizes else None
@@ -166,4 +167,8 @@ def evaluate_targets(run: Run, device: str = "cpu") -> list[TargetResult]:
                 target = f"{oracle_impl}/{impl} @{CHECK_TARGET_NUMEL}"
                 r = ratio(oracle, _median_of(run, "check", function, impl, CHECK_TARGET_NUMEL, "cpu"))
                 out.append(TargetResult(run.label, target, function, impl, fmt_ratio(r), f"<= {limit:g}", None if r is None else r <= limit))
+    for function in run.functions("gate-run"):
+        r = ratio(_median_of(run, "gate-run", function, "sign-flipped", 0, "cpu"), _median_of(run, "gate-run", function, "correct", 0, "cpu"))
+        limit = FAILING_RUN_RATIO_MAX
+        out.append(TargetResult(run.label, "failing run", function, "correct", fmt_ratio(r), f"<= {limit:g}", None if r is None else r <= limit))
     return out

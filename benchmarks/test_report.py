@@ -138,3 +138,15 @@ def test_noise_between_two_runs(tmp_path):
 def test_json_name():
     assert json_name("3.11.7", "2.13.0+cpu") == "bench-py3.11-torch2.13.0.json"
     assert json_name("3.12.1", "2.14.1") == "bench-py3.12-torch2.14.1.json"
+
+
+@pytest.mark.parametrize(("failing", "met"), [(60.0, True), (90.0, True), (91.0, False)])
+def test_failing_run_target_is_three_times_the_correct_run(tmp_path, failing, met):
+    path = _write(
+        tmp_path, "gate.json", "2.13.0+cpu",
+        [_bench("softplus", "sign-flipped", 0, failing, measure="gate-run"), _bench("softplus", "correct", 0, 30.0, measure="gate-run")],
+    )
+    run = load_run(path)
+    (t,) = [t for t in evaluate_targets(run) if t.target == "failing run"]
+    assert (t.function, t.against, t.met) == ("softplus", "correct", met)
+    assert f"| py3.11 torch 2.13.0+cpu | softplus | {failing:g} s | 30 s | {t.measured} |" in build_markdown([run], plot_name=None)
