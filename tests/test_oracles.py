@@ -75,6 +75,35 @@ def test_cancellation_is_judged_against_the_terms_not_the_tiny_sum():
         assert_matches_truth(-native, native, truth, magnitude, tolerance=(1.3e-6, 1e-5), what="sum")
 
 
+def _bce_with_logits(x):
+    # native's formula with target y = 1e-12: (1 - y) x + max(-x, 0) + log(exp(-max) + exp(-x - max))
+    y, m = 1e-12, (-x).clamp(min=0)
+    return (1 - y) * x + m + torch.log(torch.exp(-m) + torch.exp(-x - m))
+
+
+def test_finite_differences_measure_the_rounding_of_a_forward_whose_terms_cancel():
+    # Found by the soak (seed 2217008248, the bce_with_logits twin): at x = -100 the forward is
+    # -100 + 100 + 1e-10, known only to ulp(100) = 1.4e-14, so phi does not move over a step of
+    # 1e-4 and the slope -1e-12 reads as 0.  Its size (1e-10) allowed 1.8e-15; its measured
+    # rounding (rounding_noise.py) allows for it.
+    true_slope = float(torch.sigmoid(torch.tensor(-100.0, dtype=torch.float64))) - 1e-12
+    assert _slope(_bce_with_logits, -100.0, true_slope).margin <= 1.0
+    assert _slope(_bce_with_logits, -100.0, 1e-6).margin > 1.0  # far beyond the measured rounding
+    at_half = float(torch.sigmoid(torch.tensor(0.5, dtype=torch.float64))) - 1e-12
+    assert _slope(_bce_with_logits, 0.5, at_half).margin <= 1.0
+    assert _slope(_bce_with_logits, 0.5, at_half * (1 + 1e-5)).margin > 1.0  # no cancellation: still strict
+
+
+def test_rounding_noise_is_the_computation_s_not_the_result_s_size():
+    from autograd_props.rounding_noise import rounding_noise
+
+    x = torch.tensor(-100.0, dtype=torch.float64)
+    cancelling = rounding_noise(lambda: float(_bce_with_logits(x)), float(_bce_with_logits(x)))
+    assert 1e-15 < cancelling < 1e-12  # ulp(100) scale, far above eps * 1e-10
+    log_of_exp = rounding_noise(lambda: float(torch.log(torch.exp(-x / 2))), 50.0)
+    assert log_of_exp < 1e-13  # exp(50) = 5e21 is an intermediate, but its rounding is relative
+
+
 def test_nonfinite_native_requires_the_same_nonfinite_value():
     nan = torch.tensor([float("nan"), 1.0])
     mag = torch.ones(2, dtype=torch.float64)
