@@ -31,7 +31,9 @@ def gate_runs(tmp_path_factory, worker_id):
     """All mutants and the twins that are not built-ins through the gate, in parallel subprocesses
     (one per core), once per test run; one run per twin, so that no single long run is left on one
     core at the end."""
-    sources = [twin_source(name) for name in OWN_TWINS] + [f"tests.corpus.mutants:{name}" for name in MUTANTS]
+    # Mutants first: their runs are the longer ones (a failing cell keeps searching), and a long
+    # run started last would be left alone on one core at the end.
+    sources = [f"tests.corpus.mutants:{name}" for name in MUTANTS] + [twin_source(name) for name in OWN_TWINS]
     return once_per_run(tmp_path_factory, worker_id, "corpus-gate-runs", lambda _: run_gates(sources))
 
 
