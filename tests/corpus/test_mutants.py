@@ -17,7 +17,8 @@ pytestmark = pytest.mark.slow
 
 # Twins that are built-in Functions are checked by the gate over the built-ins in the same test
 # run (properties/test_gate.py: same spec, same derandomized examples); a second gate run of them
-# here would repeat that check and cost about a fifth of the corpus's time.
+# here would repeat that check and cost about a fifth of the corpus's time.  A twin that stops
+# being a built-in is run here again, by this very rule.
 BUILT_IN_TWINS = sorted(name for name, spec in TWINS.items() if spec in funcs.SPECS)
 OWN_TWINS = [name for name in TWINS if name not in BUILT_IN_TWINS]
 
@@ -61,13 +62,6 @@ def test_twin_reports_what_it_saw(gate_runs, name):
     prop, phrase = real_style_twins.NOTES[name]
     notes = [note for c in gate_runs[twin_source(name)].cells if c["spec"] == name and c["prop"] == prop for note in c["notes"]]
     assert any(phrase in note for note in notes), f"twin {name}: {prop} noted {sorted(set(notes))}, expected {phrase!r}"
-
-
-def test_built_in_twins_are_in_the_gate_over_the_built_ins():
-    assert BUILT_IN_TWINS, "no twin is a built-in: drop BUILT_IN_TWINS"
-    assert not set(real_style_twins.NOTES) & set(BUILT_IN_TWINS)
-    names = {spec.name for spec in funcs.SPECS}
-    assert set(BUILT_IN_TWINS) <= names and len(OWN_TWINS) + len(BUILT_IN_TWINS) == len(TWINS)
 
 
 @pytest.mark.parametrize("name", OWN_TWINS)
