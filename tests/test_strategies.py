@@ -9,8 +9,11 @@ from hypothesis import strategies as st
 
 from autograd_props.strategies import (
     broadcastable_shapes,
+    dims,
     elements,
+    indices,
     large_threshold,
+    masks,
     safe_max_abs,
     tensors,
 )
@@ -65,3 +68,39 @@ def test_min_abs_keeps_values_away_from_zero():
         assert all(abs(v) >= 0.5 for v in values)
 
     check()
+
+
+def test_indices_stay_in_range_and_repeat():
+    @given(st.integers(1, 6).flatmap(lambda n: st.tuples(st.just(n), indices(n, device="cpu"))))
+    def check(drawn):
+        size, ids = drawn
+        assert ids.dtype == torch.int64 and not ids.is_floating_point()
+        assert ((ids >= 0) & (ids < size)).all()
+
+    check()
+    repeated = find(indices(4, device="cpu"), lambda t: t.numel() > t.unique().numel())
+    assert repeated.numel() > repeated.unique().numel()
+    assert find(indices(3, device="cpu", shape=(2,), dtype=torch.int32), lambda t: True).dtype == torch.int32
+
+
+def test_masks_are_boolean_and_reach_both_values():
+    strategy = masks(device="cpu", shape=(4,))
+    assert find(strategy, lambda m: bool(m.any()) and not bool(m.all())).dtype == torch.bool
+
+
+def test_dims_are_valid_for_their_rank():
+    @given(st.integers(0, 4).flatmap(lambda n: st.tuples(st.just(n), dims(n))))
+    def check(drawn):
+        ndim, dim = drawn
+        torch.zeros((2,) * ndim).sum(dim)  # raises for an invalid dim
+
+    check()
+
+
+def test_bad_index_and_dim_arguments_name_themselves():
+    with pytest.raises(ValueError, match="size=0"):
+        indices(0, device="cpu")
+    with pytest.raises(ValueError, match="dtype=torch.float32"):
+        indices(3, device="cpu", dtype=torch.float32)
+    with pytest.raises(ValueError, match="ndim=-1"):
+        dims(-1)

@@ -34,6 +34,9 @@ _EXPORTS = {
     "shapes": "autograd_props.strategies",
     "broadcastable_shapes": "autograd_props.strategies",
     "safe_max_abs": "autograd_props.strategies",
+    "indices": "autograd_props.strategies",
+    "masks": "autograd_props.strategies",
+    "dims": "autograd_props.strategies",
     "load_specs": "autograd_props.loading",
     "spec_named": "autograd_props.loading",
     "SpecSourceError": "autograd_props.loading",
@@ -62,7 +65,10 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time __getattr__ impo
     )
     from autograd_props.strategies import (
         broadcastable_shapes,
+        dims,
         elements,
+        indices,
+        masks,
         safe_max_abs,
         shapes,
         tensors,

@@ -17,7 +17,10 @@ from hypothesis import strategies as st
 __all__ = [
     "broadcastable_shapes",
     "cotangents_like",
+    "dims",
     "elements",
+    "indices",
+    "masks",
     "safe_max_abs",
     "shapes",
     "tensors",
@@ -134,8 +137,54 @@ def tensors(
     return arrays.map(lambda a: torch.from_numpy(np.array(a)).to(device=device, dtype=dtype))
 
 
+def indices(
+    size: int,
+    *,
+    device: torch.device | str,
+    shape: tuple[int, ...] | st.SearchStrategy[tuple[int, ...]] | None = None,
+    dtype: torch.dtype = torch.int64,
+) -> st.SearchStrategy[torch.Tensor]:
+    """Integer index tensors with every value in ``[0, size)``: an embedding lookup's ids, a
+    gather's or a scatter's index.  With the default small shapes, repeated indices are common,
+    which is where accumulation bugs live (a backward that assigns where it must add).
+
+    >>> indices(4, device="cpu", shape=(3,)).example().tolist()  # doctest: +SKIP
+    [2, 0, 2]
+    """
+    if dtype not in (torch.int64, torch.int32):
+        raise ValueError(f"indices: dtype={dtype!r} must be torch.int64 or torch.int32")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+        raise ValueError(f"indices: size={size!r} must be an int >= 1 (there is no index into an empty dimension)")
+    shape = shapes() if shape is None else shape
+    np_dtype = np.int64 if dtype == torch.int64 else np.int32
+    arrays = hnp.arrays(np_dtype, shape, elements=st.integers(0, size - 1))
+    return arrays.map(lambda a: torch.from_numpy(np.array(a)).to(device))
+
+
+def masks(
+    *, device: torch.device | str, shape: tuple[int, ...] | st.SearchStrategy[tuple[int, ...]] | None = None
+) -> st.SearchStrategy[torch.Tensor]:
+    """Boolean mask tensors (all-False and all-True included as Hypothesis finds them)."""
+    shape = shapes() if shape is None else shape
+    return hnp.arrays(np.bool_, shape, elements=st.booleans()).map(lambda a: torch.from_numpy(np.array(a)).to(device))
+
+
+def dims(ndim: int) -> st.SearchStrategy[int]:
+    """A ``dim`` argument valid for a tensor of ``ndim`` dimensions, negative ones included (a 0-d
+    tensor accepts 0 and -1, as torch's reductions do)."""
+    if not isinstance(ndim, int) or ndim < 0:
+        raise ValueError(f"dims: ndim={ndim!r} must be an int >= 0")
+    rank = max(ndim, 1)
+    return st.integers(-rank, rank - 1)
+
+
 def cotangents_like(outputs: tuple[torch.Tensor, ...]) -> st.SearchStrategy[tuple[torch.Tensor, ...]]:
-    """Cotangents (grad_outputs) for each output: moderate values, exact zeros included."""
+    """Cotangents (grad_outputs) for each output: moderate values, exact zeros included.
+
+    An output that cannot carry a gradient (integer or boolean: indices, codes, masks) gets an
+    all-zero tensor of its own dtype, which autograd never passes on (such outputs never require
+    grad); it keeps the cotangents aligned with the outputs.
+    """
     return st.tuples(
         *(
             tensors(
@@ -144,6 +193,8 @@ def cotangents_like(outputs: tuple[torch.Tensor, ...]) -> st.SearchStrategy[tupl
                 shape=tuple(out.shape),
                 elements_strategy=elements(out.dtype, max_abs=4.0),
             )
+            if out.is_floating_point()
+            else st.just(torch.zeros(out.shape, dtype=out.dtype, device=out.device))
             for out in outputs
         )
     )
