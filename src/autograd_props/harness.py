@@ -73,12 +73,15 @@ def grads_of(
     *,
     retain_graph: bool | None = None,
     create_graph: bool = False,
+    used: Sequence[int] | None = None,
 ) -> tuple[torch.Tensor | None, ...]:
     """``torch.autograd.grad`` of the outputs that require grad, each with its cotangent.
 
+    ``used``: the positions of the outputs the loss uses (default all); autograd gives the others'
+    cotangents to backward as zeros, or as None under ``ctx.set_materialize_grads(False)``.
     None for an input no output depends on, and for every input when no output requires grad.
     """
-    pairs = [(o, c) for o, c in zip(outputs, cotangents) if o.requires_grad]
+    pairs = [(o, c) for k, (o, c) in enumerate(zip(outputs, cotangents)) if o.requires_grad and (used is None or k in used)]
     if not pairs or not inputs:
         return (None,) * len(inputs)
     return torch.autograd.grad(
@@ -104,13 +107,17 @@ def vjp(
     *,
     retain_graph: bool = False,
     what: str = "function",
+    used: Sequence[int] | None = None,
 ) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...]]:
-    """(outputs, gradients for args[which]); a gradient autograd leaves as None becomes zeros."""
+    """(outputs, gradients for args[which]); a gradient autograd leaves as None becomes zeros.
+
+    ``used``: only these outputs are in the loss (see :func:`grads_of`).
+    """
     leaves = with_grad(args, which)
     outs = as_outputs(fn(*leaves), what=what)
     inputs = [leaves[i] for i in which]
     # Clones: a backward that writes into grad_output must not corrupt the caller's cotangents.
-    grads = grads_of(outs, inputs, [c.clone() for c in cotangents], retain_graph=retain_graph)
+    grads = grads_of(outs, inputs, [c.clone() for c in cotangents], retain_graph=retain_graph, used=used)
     return tuple(o.detach() for o in outs), zeros_where_none(grads, inputs)
 
 
@@ -209,10 +216,11 @@ def first_order(fn, args: tuple[Any, ...], which, cotangents, *, create_graph: b
     """
     if fresh:
         leaves = with_grad(args, which)
-        cots = tuple(c.detach().clone().requires_grad_(True) for c in cotangents)
+        cots = tuple(c.detach().clone().requires_grad_(c.is_floating_point()) for c in cotangents)
     else:
         leaves = tuple(_differentiable(a) if i in which else a for i, a in enumerate(args))
-        cots = tuple(_differentiable(c) for c in cotangents)
+        # An integer output's cotangent is a placeholder (zeros); it has no derivative.
+        cots = tuple(_differentiable(c) if c.is_floating_point() else c for c in cotangents)
     outs = as_outputs(fn(*leaves))
     inputs = [leaves[i] for i in which]
     grads = grads_of(outs, inputs, cots, create_graph=create_graph)

@@ -194,7 +194,15 @@ def assert_matches_truth(
 def assert_same_result(
     got: torch.Tensor, expected: torch.Tensor, magnitude: torch.Tensor, *, tolerance: tuple[float, float], what: str
 ) -> Comparison:
-    """Two paths to one result in the same dtype (vmap vs loop, compiled vs eager, layouts)."""
+    """Two paths to one result in the same dtype (vmap vs loop, compiled vs eager, layouts).
+
+    Integer and boolean results (indices, codes, masks) must be identical.
+    """
+    if not expected.is_floating_point():
+        if got.dtype != expected.dtype or not torch.equal(got.detach().cpu(), expected.detach().cpu()):
+            raise AssertionError(f"{what}: {got.dtype} {tuple(got.shape)} differs from {expected.dtype} "
+                                 f"{tuple(expected.shape)} (a non-floating result must be identical)")
+        return Comparison(what, 0.0)
     return assert_matches_truth(got, expected, expected.detach().to(torch.float64), magnitude, tolerance=tolerance, what=what)
 
 
@@ -233,7 +241,7 @@ def jacobian_magnitudes(
 
     with torch.enable_grad():
         outs = tuple(o.detach() for o in of_inputs(*inputs))
-    forward = [o.abs().clone() for o in outs]
+    forward = [o.abs().to(torch.float64) for o in outs]  # integer outputs too (they have no Jacobian)
     vjp = [torch.zeros_like(x) for x in inputs]
     jvp = [torch.zeros_like(o) for o in outs]
     input_reach = [torch.zeros(0, x.numel()) for x in inputs]  # which outputs each input element reaches

@@ -1,6 +1,7 @@
 """Property 'gradient_contract': backward returns one gradient per forward input, each None or
 shaped, typed and placed like its input (checked on what backward returned, before autograd
-quietly sums or casts it)."""
+quietly sums or casts it).  Outputs carry a gradient exactly where the reference's do, and an
+argument modified in place has the Function in its history afterwards."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 import torch
 
-from autograd_props.harness import recording_backward, vjp
+from autograd_props.harness import as_outputs, recording_backward, vjp, with_grad
 from autograd_props.properties.base import Property, draw_args_and_cotangents
 from autograd_props.results import Verdict
 from autograd_props.spec import FunctionSpec
@@ -20,6 +21,7 @@ def check_gradient_contract(
     which = spec.differentiable(args)
     if not which:
         return []
+    _check_output_differentiability(spec, args, which)
     with recording_backward(spec.function_class) as calls:
         vjp(spec.function, args, which, cotangents, what=spec.name)
     if not calls:
@@ -52,10 +54,41 @@ def check_gradient_contract(
     return Verdict(notes=tuple(dict.fromkeys(notes)))
 
 
+def _check_output_differentiability(spec: FunctionSpec, args: tuple[Any, ...], which: tuple[int, ...]) -> None:
+    """Each output carries a gradient exactly where the reference's does: one that does where the
+    reference's cannot lets a gradient flow where none may (``ctx.mark_non_differentiable``
+    forgotten on indices or a mask); one that does not where the reference's does silently stops
+    every gradient through it."""
+    got = as_outputs(spec.function(*with_grad(args, which)), what=spec.name)
+    expected = as_outputs(spec.reference(*with_grad(args, which)), what="reference")
+    # The in-place arguments come last (see in_place.py): after the call each must hang off the
+    # Function's own node, which only ctx.mark_dirty arranges.
+    node = getattr(spec.function_class, "_backward_cls", None)
+    for position, modified in zip(spec.in_place, got[len(got) - len(spec.in_place):]):
+        if modified.requires_grad and node is not None and not isinstance(modified.grad_fn, node):
+            raise AssertionError(
+                f"{spec.name}: argument {position} is modified in place, but its history after the call does not go "
+                f"through {spec.function_class.__name__} (grad_fn {type(modified.grad_fn).__name__}): "
+                "a loss on it misses the Function; mark it with ctx.mark_dirty"
+            )
+    for k, (g, e) in enumerate(zip(got, expected)):
+        if g.requires_grad and not e.requires_grad:
+            raise AssertionError(
+                f"{spec.name}: output {k} ({g.dtype}) requires grad, but the reference's output {k} is not differentiable: "
+                "mark it with ctx.mark_non_differentiable"
+            )
+        if e.requires_grad and not g.requires_grad:
+            raise AssertionError(
+                f"{spec.name}: output {k} does not require grad, but the reference's output {k} is differentiable: "
+                "no gradient flows through it"
+            )
+
+
 PROPERTY = Property(
     name="gradient_contract",
     summary="backward returns one gradient per input, each None or with its input's shape, dtype and device "
-    "(checked before autograd silently reduces it)",
+    "(checked before autograd silently reduces it); each output requires grad exactly where the reference's does; "
+    "an argument modified in place hangs off the Function afterwards (mark_dirty)",
     check=check_gradient_contract,
     draw=draw_args_and_cotangents,
 )
