@@ -32,7 +32,8 @@ def _replace(**changes):
         ({"function": 3}, "function", "3"),
         ({"function": torch.square, "function_class": None}, "function", "square"),
         ({"function_class": int}, "function_class", "int"),
-        ({"reference": None}, "reference", "None"),
+        ({"reference": 3}, "reference", "3"),
+        ({"reference": None, "dtypes": (torch.float32,), "opt_outs": {"vjp_finite_differences": "x"}}, "dtypes", "without a reference"),
         ({"args": lambda: None}, "args", "lambda"),
         ({"dtypes": (torch.int32,)}, "dtypes", "torch.int32"),
         ({"dtypes": torch.float32}, "dtypes", "torch.float32"),
@@ -42,6 +43,10 @@ def _replace(**changes):
         ({"tolerances": {torch.float32: (-1.0, 0.0)}}, "tolerances", "-1.0"),
         ({"opt_outs": {"vjp_native": "  "}}, "opt_outs", "non-empty reason"),
         ({"surrogate_gradient": ""}, "surrogate_gradient", "''"),
+        ({"in_place": 0}, "in_place", "0"),
+        ({"in_place": (0, 0)}, "in_place", "(0, 0)"),
+        ({"nondet_ulps": -1.0}, "nondet_ulps", "-1.0"),
+        ({"nondet_ulps": float("inf")}, "nondet_ulps", "inf"),
     ],
 )
 def test_malformed_spec_names_field_and_value(changes, field, value_text):

@@ -19,6 +19,9 @@ import torch
 from hypothesis import HealthCheck
 from hypothesis.strategies import SearchStrategy
 
+from autograd_props.in_place import calling_in_place
+from autograd_props.own_reference import own_float64
+
 __all__ = ["FunctionSpec", "FLOATING_DTYPES", "DEFAULT_TOLERANCES", "SpecError", "Tolerance", "defines_setup_context"]
 
 FLOATING_DTYPES: tuple[torch.dtype, ...] = (
@@ -47,7 +50,10 @@ class FunctionSpec:
     Required:
         name: unique; it appears in every test id that concerns this spec.
         function: the callable under test, usually ``MyFunction.apply``.
-        reference: the same math in native differentiable torch ops, same signature.
+        reference: the same math in native differentiable torch ops, same signature; or None
+            when torch has no such op: each dtype is then compared with the Function's own
+            float64 result, float64 is judged by finite differences and self-consistency, and
+            the cells left with nothing to compare say so (see ``own_reference.py``).
         args: ``args(dtype, device)`` returns a Hypothesis strategy of positional-argument tuples.
             Tensors come plain (no ``requires_grad``); the suite decides which require grad.
 
@@ -65,6 +71,16 @@ class FunctionSpec:
         non_differentiable: positions of floating tensor arguments the Function treats as
             constants (labels, thresholds, quantization scales): they never require grad, are
             never perturbed, and get no tangent or gradient check.
+        in_place: positions of the arguments the Function modifies in place and marks dirty
+            (``ctx.mark_dirty``); the reference must modify them the same way (``x.mul_(s)``).
+            The suite calls both on clones of those arguments (non-leaves when they require grad)
+            and treats each modified argument as one more output, after the returned ones, so
+            its values and its gradient history are checked like any output (see ``in_place.py``).
+        nondet_ulps: for a backward that sums in a nondeterministic order (atomics on GPU), in
+            the spirit of gradcheck's ``nondet_tol``: two backward passes over one graph (and
+            passes with other inputs requiring grad) may differ by this many ulps of the dtype
+            times the size of the terms each gradient element sums (|J|^T |u|, from the float64
+            reference).  0 (default): they must be identical.
         hypothesis: Hypothesis settings for this spec's cells: ``{"max_examples": 50}`` (the
             example budget) and ``{"suppress_health_check": {HealthCheck.too_slow: "why"}}`` (each
             health check with its reason, which the report shows).
@@ -80,7 +96,7 @@ class FunctionSpec:
 
     name: str
     function: Callable[..., Any]
-    reference: Callable[..., Any]
+    reference: Callable[..., Any] | None
     args: Callable[[torch.dtype, torch.device], SearchStrategy[tuple]]
     dtypes: tuple[torch.dtype, ...] = FLOATING_DTYPES
     tolerances: Mapping[torch.dtype, Tolerance] = dataclasses.field(default_factory=dict)
@@ -89,6 +105,8 @@ class FunctionSpec:
     function_class: type[torch.autograd.Function] | None = None
     non_differentiable: tuple[int, ...] = ()
     kinks: str = "reference"
+    in_place: tuple[int, ...] = ()
+    nondet_ulps: float = 0.0
     hypothesis: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -104,6 +122,23 @@ class FunctionSpec:
         object.__setattr__(self, "hypothesis", _frozen(self.hypothesis))
         if self.function_class is None:
             object.__setattr__(self, "function_class", self.function.__self__)
+        object.__setattr__(self, "in_place", tuple(self.in_place))
+        if self.reference is None or getattr(self.reference, "is_own_float64", False):
+            object.__setattr__(self, "_has_reference", False)
+            raw = getattr(self.function, "raw", self.function)  # before in-place wrapping
+            # (dataclasses.replace with another function: its own float64, not the old one's)
+            if self.reference is None or getattr(self.reference, "own_of", None) is not raw:
+                object.__setattr__(self, "reference", own_float64(raw, self.in_place))
+        else:
+            object.__setattr__(self, "_has_reference", True)
+        if self.in_place:
+            object.__setattr__(self, "function", calling_in_place(self.function, self.in_place, what=self.name))
+            object.__setattr__(self, "reference", calling_in_place(self.reference, self.in_place, what=f"{self.name} reference"))
+
+    @property
+    def has_reference(self) -> bool:
+        """Whether the spec gave a native reference (``reference=None``: the Function's own float64)."""
+        return self._has_reference
 
     @property
     def module(self) -> str | None:
@@ -144,7 +179,10 @@ class FunctionSpec:
         return not (code is not None and code.co_name == "wrapper" and code.co_filename == _ONCE_DIFFERENTIABLE_FILE)
 
     def tolerance(self, dtype: torch.dtype) -> Tolerance:
-        """(rtol, atol) for dtype: the spec's override or torch.testing's default."""
+        """(rtol, atol) for dtype: the spec's override or torch.testing's default; (0, 0), exact,
+        for a non-floating dtype (indices, codes, masks)."""
+        if not dtype.is_floating_point:
+            return (0.0, 0.0)
         if dtype in self.tolerances:
             return self.tolerances[dtype]
         return DEFAULT_TOLERANCES[dtype]
@@ -190,8 +228,9 @@ def _validate(spec: FunctionSpec) -> None:
     if not isinstance(name, str) or not name or not name.replace("_", "").replace("-", "").isalnum():
         fail(name, "name", name, "must be a non-empty string of letters, digits, '-' and '_'")
     for field in ("function", "reference", "args"):
-        if not callable(getattr(spec, field)):
-            fail(name, field, getattr(spec, field), "must be callable")
+        value = getattr(spec, field)
+        if not callable(value) and not (field == "reference" and value is None):
+            fail(name, field, value, "must be callable" + (" or None (no native reference)" if field == "reference" else ""))
     _validate_args_signature(spec)
     _validate_function_class(spec)
     dtypes = spec.dtypes
@@ -229,9 +268,19 @@ def _validate(spec: FunctionSpec) -> None:
         isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in non_diff
     ):
         fail(name, "non_differentiable", non_diff, "must be a tuple of argument positions (non-negative ints)")
+    in_place = spec.in_place
+    if isinstance(in_place, int) or not isinstance(in_place, (tuple, list)) or not all(
+        isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in in_place
+    ) or len(set(in_place)) != len(in_place):
+        fail(name, "in_place", in_place, "must be a tuple of distinct argument positions (non-negative ints)")
+    ulps = spec.nondet_ulps
+    if isinstance(ulps, bool) or not isinstance(ulps, (int, float)) or not (0 <= ulps < float("inf")):
+        fail(name, "nondet_ulps", ulps, "must be a finite number >= 0 (ulps of the dtype)")
     _validate_hypothesis(spec)
     if spec.kinks not in KINK_RULES:
         fail(name, "kinks", spec.kinks, f"must be one of {KINK_RULES}")
+    if spec.reference is None and torch.float64 not in dtypes:
+        fail(name, "dtypes", dtypes, "float64 is needed without a reference: every dtype is compared with the Function's own float64 result")
     if torch.float64 not in dtypes and "vjp_finite_differences" not in spec.opt_outs and not spec.surrogate_gradient:
         fail(name, "dtypes", dtypes, "float64 is needed by the finite-difference oracle; add it or opt out of 'vjp_finite_differences'")
 

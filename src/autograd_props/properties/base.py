@@ -30,7 +30,8 @@ class Property:
     :class:`~autograd_props.results.Verdict`; ``draw(cell, data)`` draws its keyword arguments.
     ``dtypes``: ``"spec"`` (every dtype of the spec), ``"float64"`` (float64 only) or
     ``"full-precision: <reason>"`` (float64 and float32; 16-bit dtypes not applicable for the
-    reason).  ``max_examples`` caps the profile's example budget.  ``finite_differences``: the
+    reason).  ``without_reference``: why its float64 cell is not applicable to a spec without a
+    reference.  ``max_examples`` caps the profile's example budget.  ``finite_differences``: the
     property compares backward with the forward's own slope, which a declared surrogate gradient
     is by design not.
     """
@@ -42,6 +43,9 @@ class Property:
     dtypes: str = "spec"
     max_examples: int | None = None
     finite_differences: bool = False
+    # Why the float64 cell has nothing to compare without a native reference (the Function's own
+    # float64 result is the truth there); empty: the cell still checks something.
+    without_reference: str = ""
 
     def __post_init__(self) -> None:
         if self.dtypes not in ("spec", "float64") and not self.dtypes.startswith("full-precision:"):
@@ -58,6 +62,8 @@ class Property:
             return Skip("skipped", unsupported)
         if self.dtypes.startswith("full-precision:") and dtype in HALF_DTYPES:
             return Skip("not-applicable", self.dtypes.partition(":")[2].strip())
+        if not spec.has_reference and self.without_reference and dtype == torch.float64:
+            return Skip("not-applicable", f"no reference: {self.without_reference}")
         if dtype not in spec.dtypes:
             return Skip("not-applicable", f"{self.name} runs in float64, which {spec.name} does not support")
         return None
@@ -80,7 +86,8 @@ def draw_args(cell: Cell, data: st.DataObject) -> tuple[Any, ...]:
     args = data.draw(spec.args(cell.dtype, torch.device(cell.device)), label="args")
     if not isinstance(args, tuple):
         raise TypeError(f"spec {spec.name!r}: args strategy drew a {type(args).__name__}, expected a tuple")
-    compat.skip_if_reference_lacks_kernel(spec.reference, args, what=f"{spec.name}'s reference", device=cell.device)
+    if spec.has_reference:
+        compat.skip_if_reference_lacks_kernel(spec.reference, args, what=f"{spec.name}'s reference", device=cell.device)
     return args
 
 

@@ -4,7 +4,9 @@ With respect to the inputs and to the cotangent, the second-order gradients must
 reference's and, in float64, finite differences of the Function's own VJP.  This is what catches
 a backward that detaches its saved tensors (second derivatives silently zero) and a Function
 that saves an intermediate that is neither input nor output (silently wrong).  A backward marked
-``once_differentiable`` must raise when differentiated.
+``once_differentiable`` must raise when differentiated.  A Function that also claims a jvp must
+support forward mode through its backward (fwd-over-rev, gradcheck's ``check_fwd_over_rev``:
+``torch.func.hessian`` runs it), with the reference's values.
 """
 
 from __future__ import annotations
@@ -12,13 +14,16 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.autograd.forward_ad as fwAD
 from hypothesis import strategies as st
 
 from autograd_props.cell import Cell
 from autograd_props.fallbacks import compare_with_own_float64
 from autograd_props.harness import (
+    as_outputs,
     first_order,
     float64_args,
+    grads_of,
     vjp_map,
     zeros_where_none,
 )
@@ -40,7 +45,7 @@ from autograd_props.spec import FunctionSpec
 def second_order(fn, args, which, cotangents, directions) -> tuple[torch.Tensor, ...]:
     """d/d(inputs, cotangents) of sum(VJP * directions): second derivatives, zeros where none."""
     leaves, cots, grads = first_order(fn, args, which, cotangents, create_graph=True)
-    wrt = [leaves[i] for i in which] + list(cots)
+    wrt = [leaves[i] for i in which] + [c for c in cots if c.is_floating_point()]
     terms = [(g * w).sum() for g, w in zip(grads, directions) if g.requires_grad]
     if not terms:
         return tuple(torch.zeros_like(x) for x in wrt)
@@ -74,7 +79,8 @@ def check_double_backward(
     got = second_order(spec.function, args, which, cotangents, directions)
     n_args = len(args)
     everything = tuple(args) + tuple(cotangents)
-    wrt = tuple(which) + tuple(range(n_args, n_args + len(cotangents)))
+    # Integer outputs' cotangents are placeholders: there is no derivative with respect to them.
+    wrt = tuple(which) + tuple(n_args + k for k, c in enumerate(cotangents) if c.is_floating_point())
     float64_cell = args[which[0]].dtype == torch.float64
     notes = []
     try:
@@ -89,7 +95,11 @@ def check_double_backward(
         sized_by = spec.function
         notes.append(f"the reference has no double backward ({reason}): judged by finite differences of the Function's VJP"
                      + ("" if float64_cell else " and the Function's own float64 second derivatives"))
-    magnitudes = jacobian_magnitudes(vjp_map(sized_by, n_args, which), everything, wrt, cotangents=directions).vjp
+    sizes = jacobian_magnitudes(
+        vjp_map(sized_by, n_args, which), everything, wrt, cotangents=directions,
+        tangents=probes if spec.claims_forward_ad else None,
+    )
+    magnitudes = sizes.vjp
     own64 = None
     margins = []
     for k, (position, g, m) in enumerate(zip(wrt, got, magnitudes)):
@@ -120,7 +130,62 @@ def check_double_backward(
             grad_mode=True, sensitivities=magnitudes,
         )
         margins.append(result.check(f"{spec.name}: double backward (second derivatives of the VJP)"))
+    if spec.claims_forward_ad:
+        margins += _check_forward_over_reverse(spec, args, which, cotangents, directions, probes, sizes, notes)
     return Verdict(tuple(margins), tuple(notes))
+
+
+def forward_over_reverse(fn, args, which, cotangents, tangents) -> tuple[torch.Tensor, ...]:
+    """The tangent of the VJP along ``tangents`` (for args[which], then the floating cotangents),
+    by forward-mode AD through backward: what ``torch.func.jacfwd(jacrev(f))`` (hessian) runs."""
+    with fwAD.dual_level():
+        leaves = list(args)
+        for i, t in zip(which, tangents):
+            leaves[i] = fwAD.make_dual(args[i].detach().clone().requires_grad_(True), t)
+        rest = iter(tangents[len(which):])
+        cots = [fwAD.make_dual(c, next(rest)) if c.is_floating_point() else c for c in cotangents]
+        outs = as_outputs(fn(*leaves))
+        grads = zeros_where_none(grads_of(outs, [leaves[i] for i in which], cots, create_graph=True), [leaves[i] for i in which])
+        tangent_of = [fwAD.unpack_dual(g).tangent for g in grads]
+        return tuple(torch.zeros_like(g) if t is None else t.detach() for g, t in zip(grads, tangent_of))
+
+
+def _check_forward_over_reverse(spec, args, which, cotangents, directions, probes, sizes, notes) -> list[float]:
+    """A Function claiming a jvp and double backward: the jvp of its VJP (gradcheck's
+    check_fwd_over_rev) matches the reference's and, in float64, finite differences of the VJP."""
+    what = f"{spec.name}: forward-mode AD through backward (fwd-over-rev, as torch.func.hessian runs it)"
+    try:
+        got = forward_over_reverse(spec.function, args, which, cotangents, probes)
+    except (RuntimeError, NotImplementedError) as exc:
+        raise AssertionError(f"{what} raised, though the Function claims a jvp and double backward: {type(exc).__name__}: {exc}") from exc
+    float64_cell = args[which[0]].dtype == torch.float64
+    margins = []
+    try:
+        native = forward_over_reverse(spec.reference, args, which, cotangents, probes)
+        truth = forward_over_reverse(spec.reference, float64_args(args), which, float64_args(cotangents), float64_args(probes))
+    except (RuntimeError, NotImplementedError) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        notes.append(f"the reference has no forward mode through its backward ({reason}): fwd-over-rev judged by finite differences"
+                     + ("" if float64_cell else " and the Function's own float64 value"))
+        native = None
+    for k, (i, g) in enumerate(zip(which, got)):
+        tolerance = spec.tolerance(args[i].dtype)
+        label = f"{spec.name} fwd-over-rev tangent of the gradient of argument {i}"
+        if native is not None:
+            margins.append(assert_matches_truth(g, native[k], truth[k], sizes.jvp[k], tolerance=tolerance, what=label, reference_may_fail=True).margin)
+        elif not float64_cell:
+            own = forward_over_reverse(spec.function, float64_args(args), which, float64_args(cotangents), float64_args(probes))
+            margins.append(compare_with_own_float64(g, own[k], sizes.jvp[k], torch.ones(g.shape, dtype=torch.bool), tolerance=tolerance,
+                                                    what=f"{label}, against the Function's own float64 value"))
+    if float64_cell:
+        analytic = sum(float((d * t).sum()) for d, t in zip(directions, got))
+        result = finite_difference_slope(
+            vjp_map(spec.function, len(args), which), tuple(args) + tuple(cotangents),
+            tuple(which) + tuple(len(args) + k for k, c in enumerate(cotangents) if c.is_floating_point()),
+            directions, probes, analytic, grad_mode=True, sensitivities=sizes.vjp,
+        )
+        margins.append(result.check(what))
+    return margins
 
 
 def _draw(cell: Cell, data: st.DataObject) -> dict[str, Any]:
@@ -128,14 +193,15 @@ def _draw(cell: Cell, data: st.DataObject) -> dict[str, Any]:
     cotangents = draw_cotangents(cell, data, args)
     inputs = tuple(args[i] for i in cell.spec.differentiable(args))
     directions = draw_like(data, inputs, label="directions")
-    probes = draw_like(data, inputs + cotangents, label="probes")
+    probes = draw_like(data, inputs + tuple(c for c in cotangents if c.is_floating_point()), label="probes")
     return {"args": args, "cotangents": cotangents, "directions": directions, "probes": probes}
 
 
 PROPERTY = Property(
     name="double_backward",
     summary="second derivatives of the VJP, with respect to the inputs and the cotangent, match the reference "
-    "and finite differences of the VJP; a once_differentiable backward must raise",
+    "and finite differences of the VJP; a once_differentiable backward must raise; with a jvp too, forward mode "
+    "through backward (fwd-over-rev) matches the reference and finite differences",
     check=check_double_backward,
     draw=_draw,
     dtypes="full-precision: second derivatives through float16/bfloat16 saved values are dominated by "

@@ -1,0 +1,50 @@
+"""The harness pieces behind the kinds of Function: in-place calls and nondeterministic sums."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from autograd_props.in_place import calling_in_place
+from autograd_props.nondeterminism import same_up_to_order
+from funcs.scale_in_place import SPEC as SCALE_IN_PLACE
+
+
+def test_an_in_place_call_leaves_the_callers_tensor_alone_and_returns_the_modified_clone_last():
+    x = torch.tensor([1.0, -2.0])
+    outs = SCALE_IN_PLACE.function(x, 3.0)
+    assert torch.equal(x, torch.tensor([1.0, -2.0]))
+    assert len(outs) == 2 and torch.equal(outs[1], torch.tensor([3.0, -6.0]))
+    leaf = torch.tensor([1.0], requires_grad=True)  # reaches the Function as a non-leaf
+    _, modified = SCALE_IN_PLACE.function(leaf, 2.0)
+    assert modified.grad_fn is not None and type(modified.grad_fn).__name__ == "ScaleInPlaceBackward"
+
+
+def test_replacing_fields_of_an_in_place_spec_wraps_once():
+    again = dataclasses.replace(SCALE_IN_PLACE, name="again")
+    assert len(again.function(torch.ones(2), 2.0)) == 2
+    assert len(again.reference(torch.ones(2), 2.0)) == 2
+
+
+def test_an_in_place_position_that_is_not_a_tensor_is_named():
+    call = calling_in_place(lambda x, s: x, (1,), what="scale")
+    with pytest.raises(TypeError, match="scale: in_place names argument 1, which is float"):
+        call(torch.ones(1), 2.0)
+
+
+def test_sums_in_another_order_pass_only_within_the_declared_ulps():
+    a = torch.tensor([1.0, float("nan"), float("inf")], dtype=torch.float32)
+    b = a.clone()
+    b[0] = torch.nextafter(a[0], torch.tensor(2.0))
+    def size():
+        return torch.ones(3)
+
+    assert same_up_to_order(a, a.clone(), 0, size)
+    assert not same_up_to_order(a, b, 0, size)
+    assert same_up_to_order(a, b, 2, size)
+    assert not same_up_to_order(a, b, 2, lambda: torch.full((3,), 0.25))  # 1 ulp of 1 > 2 ulps of 0.25
+    c = b.clone()
+    c[2] = -float("inf")
+    assert not same_up_to_order(a, c, 1e9, size)
