@@ -9,14 +9,19 @@ from __future__ import annotations
 
 from funcs import (
     affine,
+    embedding,
     exp,
     grad_reverse,
     layernorm,
     linear,
+    log1mexp,
     logsumexp,
     relu,
+    scale_in_place,
     silu,
+    sincos,
     softmax,
+    sort,
     square,
 )
 
@@ -33,4 +38,9 @@ SPECS = (
     layernorm.SPEC,
     relu.SPEC,
     grad_reverse.SPEC,
+    sincos.SPEC,
+    sort.SPEC,
+    embedding.SPEC,
+    scale_in_place.SPEC,
+    log1mexp.SPEC,
 )
