@@ -34,6 +34,13 @@ _INPUTS: dict[str, Callable[[torch.Generator], tuple[Any, ...]]] = {
     "softmax": lambda g: (_randn(g, 3, 4), 0),
     "linear_square": lambda g: (_randn(g, 2, 3), _randn(g, 3, 3), _randn(g, 3)),
     "layernorm": lambda g: (_randn(g, 3, 4), _randn(g, 4), _randn(g, 4), 1e-5),
+    # kinds of Function: two outputs, integer output, index argument (a repeated id), in place
+    "sincos": lambda g: (_randn(g, 3, 4),),
+    "sort": lambda g: (_randn(g, 3, 4), 1),
+    "embedding": lambda g: (_randn(g, 4, 3), torch.tensor([[0, 2], [0, 1]])),
+    "scale_in_place": lambda g: (_randn(g, 3, 4), 0.7),
+    "log1mexp": lambda g: (torch.rand(3, 4, generator=g, dtype=torch.float64) * 3 + 0.05,),  # x > 0, around log 2
+    "affine_nondeterministic": lambda g: (_randn(g, 4), _randn(g, 3, 4), _randn(g, 1, 4)),
     # the twins in other people's styles (tests/corpus/real_style_twins.py)
     "classic_softplus": lambda g: (_randn(g, 3, 4),),
     "reverse_layer_view": lambda g: (_randn(g, 3, 4), 0.7),

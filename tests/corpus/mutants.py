@@ -12,15 +12,17 @@ import dataclasses
 from autograd_props import PROPERTY_NAMES, FunctionSpec
 from tests.corpus import planted_capability_bugs as capability
 from tests.corpus import planted_hygiene_bugs as hygiene
+from tests.corpus import planted_kind_bugs as kind
 from tests.corpus import planted_value_bugs as value
 from tests.corpus.softplus_sign_flipped import SPECS as SIGN_FLIPPED_SPECS
 from tests.corpus.twins import TWINS
 
 # A wrong backward value is also seen by every property that evaluates backward against the
 # reference by another route: double backward (its cotangent derivative is the backward itself),
-# torch.func.vjp/grad in the vmap property, and special_values (backward at extreme inputs).
+# torch.func.vjp/grad in the vmap property, special_values (backward at extreme inputs) and
+# unused_outputs (backward for each output alone, and for zero cotangents).
 # Those failures are the same bug, not unrelated ones.
-BACKWARD_VALUE = frozenset({"double_backward", "vmap", "special_values", "extreme_values"})
+BACKWARD_VALUE = frozenset({"double_backward", "vmap", "special_values", "extreme_values", "unused_outputs"})
 VJP = frozenset({"vjp_native", "vjp_finite_differences"})
 ALL = frozenset(PROPERTY_NAMES)
 
@@ -83,6 +85,17 @@ MUTANTS: dict[str, Mutant] = {
     # The second backward sees the slope already scaled; double backward differentiates a slope
     # that was made without grad, as SAVES_INTERMEDIATE does.
     "CTX_TENSOR_SCALED_IN_BACKWARD": _mutant("square", hygiene.SquareScalesSlopeInPlace, "ctx tensor modified in backward", "square backward scales a kept slope in place and returns it", {"deterministic_backward"}, {"double_backward"}),
+    # kinds of Function: several outputs, integer outputs, index arguments, in place
+    "ASSUMES_BOTH_GRADS": _mutant("sincos", kind.SinCosAssumesBothGrads, "None cotangent", "sincos backward multiplies a None cotangent", {"unused_outputs"}),
+    "DROPS_OUTPUT_GRAD": _mutant("sincos", kind.SinCosDropsCosTerm, "output cotangent ignored", "sincos backward ignores cos's cotangent", VJP, BACKWARD_VALUE),
+    "SORT_NOT_INVERTED": _mutant("sort", kind.SortGathersInsteadOfScatters, "permutation not inverted", "sort backward gathers by the indices instead of scattering", VJP, BACKWARD_VALUE),
+    "ASSIGNS_REPEATED_IDS": _mutant("embedding", kind.EmbeddingAssignsRepeatedIds, "repeated indices assigned", "embedding backward assigns rows, so a repeated id keeps one gradient", VJP, BACKWARD_VALUE),
+    # Without mark_dirty a loss on the modified input misses the scaling: every gradient check sees it.
+    "FORGETS_MARK_DIRTY": _mutant("scale_in_place", kind.ScaleInPlaceForgetsMarkDirty, "mark_dirty forgotten", "in-place scale without ctx.mark_dirty", {"gradient_contract"}, VJP | BACKWARD_VALUE | {"compile"}),
+    # No reference: the other dtypes are compared with the Function's own float64, which has the
+    # same bug, so only the forward's own slope (finite differences) can see it.
+    "NO_REFERENCE_WRONG_BACKWARD": _mutant("log1mexp", kind.Log1mexpLargeXSlope, "wrong backward, no reference", "log1mexp backward uses exp(-x), its large-x limit", {"vjp_finite_differences"}, BACKWARD_VALUE),
+    "NO_FWD_OVER_REV": _mutant("softplus", capability.SoftplusBackwardWithoutForwardMode, "no forward mode through backward", "softplus backward calls a Function without a jvp: fwd-over-rev raises", {"double_backward"}),
     "WRONG_VMAP_RULE": _mutant("softplus", capability.SoftplusWrongVmapRule, "wrong vmap rule", "vmap rule moves the batch dimension", {"vmap"}),
 }
 

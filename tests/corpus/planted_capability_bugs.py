@@ -46,3 +46,33 @@ class SoftplusWrongVmapRule(Softplus):
     def vmap(info, in_dims, x):
         # moves the batch dimension last but reports it at 0
         return Softplus.apply(x.movedim(in_dims[0], -1)), 0
+
+
+class _Sigmoid(torch.autograd.Function):
+    """A sigmoid with a backward and a vmap rule but no jvp: fine for double backward and vmap,
+    not for forward mode."""
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(x):
+        return torch.sigmoid(x)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(output)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (y,) = ctx.saved_tensors
+        return grad_output * y * (1 - y)
+
+
+class SoftplusBackwardWithoutForwardMode(Softplus):
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        # A helper Function without a jvp inside backward: double backward works, and so does
+        # forward mode of the Function itself (its own jvp), but the Hessian by jacfwd(jacrev)
+        # -- forward mode through backward -- raises.
+        return grad_output * _Sigmoid.apply(x)

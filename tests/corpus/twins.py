@@ -11,8 +11,23 @@ import dataclasses
 import torch
 
 from autograd_props import FunctionSpec
-from funcs import affine, exp, layernorm, linear, logsumexp, relu, softmax, square
+from funcs import (
+    affine,
+    embedding,
+    exp,
+    layernorm,
+    linear,
+    log1mexp,
+    logsumexp,
+    relu,
+    scale_in_place,
+    sincos,
+    softmax,
+    sort,
+    square,
+)
 from tests.corpus import real_style_twins
+from tests.corpus.planted_hygiene_bugs import AffineNondeterministic
 from tests.corpus.softplus_correct import SPECS as SOFTPLUS_SPECS
 
 SOFTPLUS = SOFTPLUS_SPECS[0]
@@ -31,6 +46,13 @@ def _square_linear_args(dtype: torch.dtype, device: torch.device):
 
 LINEAR_SQUARE = dataclasses.replace(linear.SPEC, name="linear_square", args=_square_linear_args)
 
+# The nondeterministic affine, declared so: summing up to 125 terms (shapes of at most 5 x 5 x 5)
+# in two orders differs by at most 124 ulps of the terms' total size.
+AFFINE_NONDETERMINISTIC = dataclasses.replace(
+    affine.SPEC, name="affine_nondeterministic", function=AffineNondeterministic.apply,
+    function_class=AffineNondeterministic, nondet_ulps=128,
+)
+
 TWINS: dict[str, FunctionSpec] = {
     spec.name: spec
     for spec in (
@@ -43,6 +65,12 @@ TWINS: dict[str, FunctionSpec] = {
         softmax.SPEC,
         layernorm.SPEC,
         relu.SPEC,
+        sincos.SPEC,
+        sort.SPEC,
+        embedding.SPEC,
+        scale_in_place.SPEC,
+        log1mexp.SPEC,
+        AFFINE_NONDETERMINISTIC,
         *real_style_twins.SPECS,
     )
 }

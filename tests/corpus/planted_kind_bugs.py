@@ -1,0 +1,66 @@
+"""Planted bugs in the kinds of Function beyond one floating tensor in, one out: several outputs,
+integer outputs, index arguments, in place.
+
+Each class overrides one method of a correct built-in Function with the bug alone.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from funcs._opmath import upcast
+from funcs.embedding import Embedding
+from funcs.log1mexp import Log1mexp
+from funcs.scale_in_place import ScaleInPlace
+from funcs.sincos import SinCos
+from funcs.sort import Sort
+
+
+class SinCosAssumesBothGrads(SinCos):
+    @staticmethod
+    def backward(ctx, grad_sin, grad_cos):
+        (x,) = ctx.saved_tensors
+        # Right whenever a loss uses both outputs; under set_materialize_grads(False) a loss of one
+        # output alone passes None for the other, and this raises.
+        return grad_sin * torch.cos(x) - grad_cos * torch.sin(x)
+
+
+class SinCosDropsCosTerm(SinCos):
+    @staticmethod
+    def backward(ctx, grad_sin, grad_cos):
+        (x,) = ctx.saved_tensors
+        return None if grad_sin is None else grad_sin * torch.cos(x)  # grad_cos ignored
+
+
+class SortGathersInsteadOfScatters(Sort):
+    @staticmethod
+    def backward(ctx, grad_values, grad_order):
+        (order,) = ctx.saved_tensors
+        # The permutation applied again, not inverted: right only when it is its own inverse.
+        return grad_values.gather(ctx.dim, order), None
+
+
+class EmbeddingAssignsRepeatedIds(Embedding):
+    @staticmethod
+    def backward(ctx, grad_output):
+        (ids,) = ctx.saved_tensors
+        rows = upcast(grad_output).reshape(ids.numel(), grad_output.shape[-1])
+        grad_weight = rows.new_zeros(ctx.num_rows, grad_output.shape[-1])
+        grad_weight[ids.reshape(-1)] = rows  # a repeated id keeps one of its gradients, not their sum
+        return grad_weight.to(grad_output.dtype), None
+
+
+class ScaleInPlaceForgetsMarkDirty(ScaleInPlace):
+    @staticmethod
+    def forward(ctx, x, scale):
+        ctx.scale = scale
+        x.mul_(scale)  # no ctx.mark_dirty(x): x's history still ends before the Function
+        return x
+
+
+class Log1mexpLargeXSlope(Log1mexp):
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        # exp(-x), the slope's limit for large x, used everywhere: wrong by a factor 1 - exp(-x)
+        return (upcast(grad_output) * torch.exp(-upcast(x))).to(grad_output.dtype)
