@@ -13,6 +13,9 @@ Shapes:
 * ``logsumexp``, ``softmax``, ``layernorm``: rows of at most 1024 elements, reduced (normalised)
   along the last dimension: ``(numel / cols, cols)`` with ``cols`` the largest divisor of
   ``numel`` that is at most 1024;
+* ``sort``: rows as above, sorted along the last dimension; ``log1mexp``: ``x`` in (0.01, 4.01);
+* ``embedding``: ``x`` is the weight table, ``(numel / width, width)`` with ``width`` the largest
+  divisor of ``numel`` at most 64, looked up by as many random ids as it has rows;
 * ``linear``: matmul-shaped, ``x`` of shape ``(numel / k, k)``, ``W`` of shape ``(k, k)`` and ``b``
   of shape ``(k,)``, with ``k`` the largest divisor of ``numel`` that is at most ``sqrt(numel)``
   (1M elements: a 1024 x 1024 by 1024 x 1024 product).
@@ -115,6 +118,29 @@ def _grad_reverse(numel: int, g: torch.Generator) -> tuple[tuple[Any, ...], str]
     return (x, 0.5), f"x {_shape(x)}, alpha 0.5"
 
 
+def _positive(numel: int, g: torch.Generator) -> tuple[tuple[Any, ...], str]:
+    x = torch.rand(numel, generator=g, dtype=torch.float64) * 4 + 0.01  # log1mexp's domain, x > 0
+    return (x,), f"x {_shape(x)} in (0.01, 4.01)"
+
+
+def _sort(numel: int, g: torch.Generator) -> tuple[tuple[Any, ...], str]:
+    x = _randn(g, *_rows(numel))
+    return (x, -1), f"x {_shape(x)}, dim -1"
+
+
+def _embedding(numel: int, g: torch.Generator) -> tuple[tuple[Any, ...], str]:
+    width = largest_divisor_at_most(numel, 64)
+    rows = numel // width
+    weight = _randn(g, rows, width)
+    ids = torch.randint(0, rows, (rows,), generator=g)  # as many lookups as rows, repeats included
+    return (weight, ids), f"weight {_shape(weight)}, ids {_shape(ids)}"
+
+
+def _scale_in_place(numel: int, g: torch.Generator) -> tuple[tuple[Any, ...], str]:
+    x = _randn(g, numel)
+    return (x, 0.5), f"x {_shape(x)}, scale 0.5"
+
+
 # spec name -> builder(numel, generator) -> (float64 CPU args, shape description)
 BUILDERS: dict[str, Callable[[int, torch.Generator], tuple[tuple[Any, ...], str]]] = {
     "square": _elementwise,
@@ -127,6 +153,11 @@ BUILDERS: dict[str, Callable[[int, torch.Generator], tuple[tuple[Any, ...], str]
     "layernorm": _layernorm,
     "relu": _elementwise,
     "grad_reverse": _grad_reverse,
+    "sincos": _elementwise,
+    "sort": _sort,
+    "embedding": _embedding,
+    "scale_in_place": _scale_in_place,
+    "log1mexp": _positive,
 }
 
 
@@ -162,5 +193,9 @@ def bench_input(
         raise ValueError(f"bench_input({spec_name!r}, {numel}): numel must be >= 1")
     generator = torch.Generator().manual_seed(SEED)
     args, shape = builder(numel, generator)
-    args = tuple(a.to(device=device, dtype=dtype) if isinstance(a, torch.Tensor) else a for a in args)
+    # Floating tensors to the dtype; index tensors keep theirs.
+    args = tuple(
+        (a.to(device=device, dtype=dtype) if a.is_floating_point() else a.to(device)) if isinstance(a, torch.Tensor) else a
+        for a in args
+    )
     return BenchInput(args=args, numel=numel, shape=shape)

@@ -28,6 +28,7 @@ import torch
 
 from autograd_props import FunctionSpec
 from autograd_props.dot_product import vjp_dot_product
+from autograd_props.harness import as_outputs
 from autograd_props.oracles import FiniteDifferenceResult, jacobian_magnitudes
 from benchmarks.inputs import BenchInput, bench_input
 
@@ -48,8 +49,10 @@ def _example(spec: FunctionSpec, numel: int) -> tuple[BenchInput, tuple[torch.Te
     inp = bench_input(spec.name, numel, dtype=DTYPE, device="cpu")
     generator = torch.Generator().manual_seed(2)
     with torch.no_grad():
-        out = spec.reference(*inp.args)
-    cotangents = (torch.randn(out.shape, generator=generator, dtype=DTYPE),)
+        outputs = as_outputs(spec.reference(*inp.args))
+    cotangents = tuple(
+        torch.randn(o.shape, generator=generator, dtype=DTYPE) if o.is_floating_point() else torch.zeros_like(o) for o in outputs
+    )
     directions = tuple(torch.randn(inp.args[i].shape, generator=generator, dtype=DTYPE) for i in inp.which)
     return inp, cotangents, directions
 

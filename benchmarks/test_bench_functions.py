@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from autograd_props import FunctionSpec
+from autograd_props.harness import as_outputs, grads_of
 from benchmarks.inputs import EXTRA_REFERENCES, BenchInput, bench_input
 
 DTYPE = torch.float32
@@ -35,12 +36,16 @@ def make_step(fn: Callable[..., Any], inp: BenchInput, device: str) -> Callable[
     leaves = [args[i] for i in inp.which]
     generator = torch.Generator().manual_seed(1)
     with torch.no_grad():
-        shape = fn(*args).shape
-    cotangent = torch.randn(shape, generator=generator).to(device=device, dtype=DTYPE)
+        outputs = as_outputs(fn(*args))
+    # A cotangent per output (several for sincos); an integer output (sort's indices) takes none.
+    cotangents = tuple(
+        torch.randn(o.shape, generator=generator).to(device=device, dtype=DTYPE) if o.is_floating_point() else torch.zeros_like(o)
+        for o in outputs
+    )
     synchronize = torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
 
     def step():
-        grads = torch.autograd.grad(fn(*args), leaves, cotangent)
+        grads = grads_of(as_outputs(fn(*args)), leaves, cotangents)
         synchronize()
         return grads
 
