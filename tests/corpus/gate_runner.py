@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,6 +29,15 @@ class GateRun:
     output: str
     cells: tuple[dict, ...]
     report: dict = dataclasses.field(default_factory=dict)
+
+    def of_spec(self, name: str) -> GateRun:
+        """This run restricted to one spec's cells, as if the gate had checked that spec alone:
+        exit 1 if a cell of it failed, 0 if its cells ran and passed, else the run's own code."""
+        cells = tuple(c for c in self.cells if c["spec"] == name)
+        failed = frozenset(c["prop"] for c in cells if c["outcome"] == "failed")
+        passed = frozenset(c["prop"] for c in cells if c["outcome"] == "passed")
+        exit_code = 1 if failed else 0 if passed and self.exit_code in (0, 1) else self.exit_code
+        return GateRun(exit_code, failed, passed, self.output, cells, self.report)
 
 
 def _session(session: int) -> list[int]:
@@ -72,7 +81,7 @@ def kill_all() -> None:
 
 
 def run_gate(
-    funcs: str,
+    funcs: str | Sequence[str],
     *extra: str,
     profile: str = "meta",
     env: dict[str, str] | None = None,
@@ -84,12 +93,13 @@ def run_gate(
     ``profile`` is one of the suite's Hypothesis profiles without its prefix (``meta``, ``ci``,
     ``dev``, ``thorough``).  ``timeout`` (seconds, None for none) guards the meta-tests against a
     hung gate; the commands that run it many times on a shared machine (soak, corpus table) pass
-    None.  ``funcs=""`` passes no module (the environment variable or the built-in set).  The
+    None.  ``funcs=""`` passes no module (the environment variable or the built-in set); a
+    sequence passes several, checked in one run (their spec names must differ).  The
     child runs in a session of its own, killed with all it started if this call is interrupted.
     """
     with tempfile.TemporaryDirectory() as report_dir:
         command = [
-            sys.executable, "-m", "autograd_props", *([funcs] if funcs else []),
+            sys.executable, "-m", "autograd_props", *([funcs] if isinstance(funcs, str) and funcs else [] if not funcs else list(funcs)),
             "-p", "no:cacheprovider", f"--hypothesis-profile=autograd-props-{profile}", "--report-dir", report_dir, *extra,
         ]
         full_env = {**os.environ, **(env or {})}
@@ -121,7 +131,27 @@ def run_gate(
     )
 
 
-def run_gates(sources: Sequence[str], *extra: str, workers: int | None = None, **options) -> dict[str, GateRun]:
+def batches(sources: Sequence[str], spec_name: Callable[[str], str], size: int) -> list[tuple[str, ...]]:
+    """``sources`` in groups of at most ``size`` whose specs have distinct names (one gate run can
+    check several specs, not two of one name), in order, each source in the first group it fits."""
+    groups: list[list[str]] = []
+    for source in sources:
+        name = spec_name(source)
+        group = next((g for g in groups if len(g) < size and name not in {spec_name(s) for s in g}), None)
+        if group is None:
+            groups.append(group := [])
+        group.append(source)
+    return [tuple(g) for g in groups]
+
+
+def run_batched(groups: Sequence[Sequence[str]], spec_name: Callable[[str], str], *extra: str, **options) -> dict[str, GateRun]:
+    """One gate run per group (several specs at once: each run's start-up is paid once), the
+    result of each source restricted to its own spec's cells."""
+    runs = run_gates([tuple(g) for g in groups], *extra, **options)
+    return {source: runs[tuple(group)].of_spec(spec_name(source)) for group in groups for source in group}
+
+
+def run_gates(sources: Sequence[str | tuple[str, ...]], *extra: str, workers: int | None = None, **options) -> dict:
     """``run_gate`` for each source (with ``extra`` pytest options), ``workers`` at a time
     (default: one per core).
 
