@@ -86,6 +86,14 @@ def draw_args(cell: Cell, data: st.DataObject) -> tuple[Any, ...]:
     args = data.draw(spec.args(cell.dtype, torch.device(cell.device)), label="args")
     if not isinstance(args, tuple):
         raise TypeError(f"spec {spec.name!r}: args strategy drew a {type(args).__name__}, expected a tuple")
+    for i, a in enumerate(args):
+        # Floating tensors are differentiated, integer and boolean ones are indices and masks;
+        # a complex one would be neither, so its gradient would go unchecked without a word.
+        if isinstance(a, torch.Tensor) and a.is_complex() and i not in spec.non_differentiable:
+            raise TypeError(
+                f"spec {spec.name!r}: argument {i} is a {a.dtype} tensor, whose gradient the gate does not check; "
+                "declare it in non_differentiable to pass it as a constant"
+            )
     if spec.has_reference:
         compat.skip_if_reference_lacks_kernel(spec.reference, args, what=f"{spec.name}'s reference", device=cell.device)
     return args
