@@ -66,3 +66,31 @@ def test_a_complex_tensor_argument_is_an_error_unless_declared_constant():
     assert "argument 1 is a torch.complex64 tensor" in report.failed[0].error
     declared = dataclasses.replace(spec, name="with_complex_constant", non_differentiable=(1,))
     assert autograd_props.check(declared, properties=["forward"]).outcomes == {"forward": "passed"}
+
+
+class _ArgMax(torch.autograd.Function):
+    """Indices only, like a vector quantizer's codes: autograd never calls backward."""
+
+    @staticmethod
+    def forward(ctx, x):
+        index = x.argmax(-1)
+        ctx.mark_non_differentiable(index)
+        return index
+
+    @staticmethod
+    def backward(ctx, grad_index):
+        raise RuntimeError("not differentiable")
+
+
+def test_a_function_with_only_integer_outputs_passes_the_gradient_contract():
+    import autograd_props
+    from autograd_props import FunctionSpec, shapes, tensors
+
+    spec = FunctionSpec(
+        name="argmax_only", function=_ArgMax.apply, reference=lambda x: x.argmax(-1),
+        args=lambda dtype, device: tensors(dtype=dtype, device=device, shape=shapes(min_dims=1, min_side=1)).map(lambda x: (x,)),
+    )
+    report = autograd_props.check(spec, properties=["forward", "gradient_contract", "vjp_native"], dtypes=[torch.float64])
+    assert report.outcomes == {"forward": "passed", "gradient_contract": "passed", "vjp_native": "passed"}
+    notes = [note for cell in report.cells for note in cell.notes]
+    assert any("backward is never called" in note for note in notes)

@@ -21,7 +21,9 @@ def check_gradient_contract(
     which = spec.differentiable(args)
     if not which:
         return []
-    _check_output_differentiability(spec, args, which)
+    if not _check_output_differentiability(spec, args, which):
+        # Indices or codes only, as the reference's: autograd never calls backward.
+        return Verdict(notes=("no output carries a gradient, as none of the reference's does: backward is never called",))
     with recording_backward(spec.function_class) as calls:
         vjp(spec.function, args, which, cotangents, what=spec.name)
     if not calls:
@@ -54,11 +56,11 @@ def check_gradient_contract(
     return Verdict(notes=tuple(dict.fromkeys(notes)))
 
 
-def _check_output_differentiability(spec: FunctionSpec, args: tuple[Any, ...], which: tuple[int, ...]) -> None:
+def _check_output_differentiability(spec: FunctionSpec, args: tuple[Any, ...], which: tuple[int, ...]) -> bool:
     """Each output carries a gradient exactly where the reference's does: one that does where the
     reference's cannot lets a gradient flow where none may (``ctx.mark_non_differentiable``
     forgotten on indices or a mask); one that does not where the reference's does silently stops
-    every gradient through it."""
+    every gradient through it.  Returns whether any output carries a gradient."""
     got = as_outputs(spec.function(*with_grad(args, which)), what=spec.name)
     expected = as_outputs(spec.reference(*with_grad(args, which)), what="reference")
     # The in-place arguments come last (see in_place.py): after the call each must hang off the
@@ -82,6 +84,7 @@ def _check_output_differentiability(spec: FunctionSpec, args: tuple[Any, ...], w
                 f"{spec.name}: output {k} does not require grad, but the reference's output {k} is differentiable: "
                 "no gradient flows through it"
             )
+    return any(g.requires_grad for g in got)
 
 
 PROPERTY = Property(
