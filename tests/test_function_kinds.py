@@ -94,3 +94,45 @@ def test_a_function_with_only_integer_outputs_passes_the_gradient_contract():
     assert report.outcomes == {"forward": "passed", "gradient_contract": "passed", "vjp_native": "passed"}
     notes = [note for cell in report.cells for note in cell.notes]
     assert any("backward is never called" in note for note in notes)
+
+
+class _ReluAndMask(torch.autograd.Function):
+    """relu(x) and its 0/1 mask as a float; ``leaks`` passes the mask's cotangent on."""
+
+    leaks = False
+
+    @classmethod
+    def forward(cls, ctx, x):
+        mask = (x > 0).to(x.dtype)
+        ctx.save_for_backward(mask)
+        return x * mask, mask
+
+    @classmethod
+    def backward(cls, ctx, grad_out, grad_mask):
+        (mask,) = ctx.saved_tensors
+        return grad_out * mask + (grad_mask if cls.leaks else 0)
+
+
+class _ReluAndLeakyMask(_ReluAndMask):
+    leaks = True
+
+
+def _relu_and_mask(x):
+    return torch.relu(x), (x > 0).to(x.dtype)
+
+
+def test_an_output_requiring_grad_where_the_reference_has_none_fails_only_if_a_gradient_flows_through_it():
+    import autograd_props
+    from autograd_props import FunctionSpec, tensors
+
+    def args(dtype, device):
+        return tensors(dtype=dtype, device=device).map(lambda x: (x,))
+
+    quiet = FunctionSpec(name="relu_and_mask", function=_ReluAndMask.apply, reference=_relu_and_mask, args=args)
+    report = autograd_props.check(quiet, properties=["gradient_contract"], dtypes=[torch.float64])
+    assert report.outcomes == {"gradient_contract": "passed"}
+    assert any("output 1 requires grad but the reference's does not" in n for c in report.cells for n in c.notes)
+    leaky = dataclasses.replace(quiet, name="relu_and_leaky_mask", function=_ReluAndLeakyMask.apply, function_class=_ReluAndLeakyMask)
+    report = autograd_props.check(leaky, properties=["gradient_contract"], dtypes=[torch.float64], raise_on_failure=False)
+    assert report.outcomes == {"gradient_contract": "failed"}
+    assert "output 1 (torch.float64) passes a gradient on" in report.failed[0].error

@@ -21,14 +21,15 @@ def check_gradient_contract(
     which = spec.differentiable(args)
     if not which:
         return []
-    if not _check_output_differentiability(spec, args, which):
+    notes: list[str] = []
+    if not _check_output_differentiability(spec, args, which, cotangents, notes):
         # Indices or codes only, as the reference's: autograd never calls backward.
-        return Verdict(notes=("no output carries a gradient, as none of the reference's does: backward is never called",))
+        notes.append("no output carries a gradient, as none of the reference's does: backward is never called")
+        return Verdict(notes=tuple(notes))
     with recording_backward(spec.function_class) as calls:
         vjp(spec.function, args, which, cotangents, what=spec.name)
     if not calls:
         raise AssertionError(f"{spec.name}: backward of {spec.function_class.__name__} was never called")
-    notes = []
     for call in calls:
         if len(call.returned) != len(call.inputs):
             raise AssertionError(
@@ -56,11 +57,16 @@ def check_gradient_contract(
     return Verdict(notes=tuple(dict.fromkeys(notes)))
 
 
-def _check_output_differentiability(spec: FunctionSpec, args: tuple[Any, ...], which: tuple[int, ...]) -> bool:
-    """Each output carries a gradient exactly where the reference's does: one that does where the
-    reference's cannot lets a gradient flow where none may (``ctx.mark_non_differentiable``
-    forgotten on indices or a mask); one that does not where the reference's does silently stops
-    every gradient through it.  Returns whether any output carries a gradient."""
+def _check_output_differentiability(
+    spec: FunctionSpec, args: tuple[Any, ...], which: tuple[int, ...], cotangents: tuple[torch.Tensor, ...], notes: list[str]
+) -> bool:
+    """Each output carries a gradient where the reference's does.  One that requires grad where
+    the reference's cannot must pass none on (``ctx.mark_non_differentiable`` forgotten on a mask
+    lets a gradient flow where none may); one that does not where the reference's does stops
+    every gradient through it, which matters where that gradient is not zero.  A custom Function's
+    floating outputs all require grad unless marked, so an auxiliary output (a scale computed from
+    constants) that passes only zeros on is noted, not failed.  Returns whether any output
+    carries a gradient."""
     got = as_outputs(spec.function(*with_grad(args, which)), what=spec.name)
     expected = as_outputs(spec.reference(*with_grad(args, which)), what="reference")
     # The in-place arguments come last (see in_place.py): after the call each must hang off the
@@ -74,16 +80,25 @@ def _check_output_differentiability(spec: FunctionSpec, args: tuple[Any, ...], w
                 "a loss on it misses the Function; mark it with ctx.mark_dirty"
             )
     for k, (g, e) in enumerate(zip(got, expected)):
-        if g.requires_grad and not e.requires_grad:
+        if g.requires_grad == e.requires_grad:
+            continue
+        carrier, label = (spec.function, spec.name) if g.requires_grad else (spec.reference, "reference")
+        _, grads = vjp(carrier, args, which, cotangents, what=label, used=(k,))
+        flows = any(bool(x.ne(0).any()) for x in grads)  # NaN counts as flowing
+        if g.requires_grad and flows:
             raise AssertionError(
-                f"{spec.name}: output {k} ({g.dtype}) requires grad, but the reference's output {k} is not differentiable: "
-                "mark it with ctx.mark_non_differentiable"
+                f"{spec.name}: output {k} ({g.dtype}) passes a gradient on, but the reference's output {k} is not "
+                "differentiable: mark it with ctx.mark_non_differentiable"
             )
-        if e.requires_grad and not g.requires_grad:
+        if not g.requires_grad and flows:
             raise AssertionError(
-                f"{spec.name}: output {k} does not require grad, but the reference's output {k} is differentiable: "
+                f"{spec.name}: output {k} does not require grad, but the reference's output {k} has a nonzero gradient: "
                 "no gradient flows through it"
             )
+        notes.append(
+            f"output {k} requires grad {'but' if g.requires_grad else 'not, as'} the reference's "
+            f"{'does not' if g.requires_grad else 'does'}; the gradient through it is zero here"
+        )
     return any(g.requires_grad for g in got)
 
 
