@@ -136,3 +136,18 @@ def test_an_output_requiring_grad_where_the_reference_has_none_fails_only_if_a_g
     report = autograd_props.check(leaky, properties=["gradient_contract"], dtypes=[torch.float64], raise_on_failure=False)
     assert report.outcomes == {"gradient_contract": "failed"}
     assert "output 1 (torch.float64) passes a gradient on" in report.failed[0].error
+
+
+def test_an_in_place_function_without_a_reference_is_compared_with_its_own_float64():
+    import autograd_props
+
+    spec = dataclasses.replace(SCALE_IN_PLACE, name="scale_in_place_alone", reference=None)
+    assert not spec.has_reference
+    x = torch.tensor([1.0, 3.0], dtype=torch.float32)
+    out, modified = spec.reference(x, 0.5)  # the Function itself in float64, copied back in place
+    assert modified.dtype == torch.float32 and torch.equal(modified, torch.tensor([0.5, 1.5]))
+    report = autograd_props.check(spec, properties=["forward", "vjp_native", "gradient_contract"], dtypes=[torch.float64, torch.float32])
+    assert report.outcomes == {"forward": "passed", "vjp_native": "passed", "gradient_contract": "passed"}
+    skipped = {c.key: c.reason for c in report.cells if c.outcome == "not-applicable"}
+    assert set(skipped) == {"forward[scale_in_place_alone-float64-cpu]", "vjp_native[scale_in_place_alone-float64-cpu]"}
+    assert all(reason.startswith("no reference:") for reason in skipped.values())
