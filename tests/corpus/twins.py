@@ -51,6 +51,10 @@ LINEAR_SQUARE = dataclasses.replace(linear.SPEC, name="linear_square", args=_squ
 AFFINE_NONDETERMINISTIC = dataclasses.replace(
     affine.SPEC, name="affine_nondeterministic", function=AffineNondeterministic.apply,
     function_class=AffineNondeterministic, nondet_ulps=128,
+    opt_outs={
+        "extreme_values": "its random-order sum accumulates in the dtype: in float16, beyond sqrt(max), a partial sum "
+        "overflows where native's float32 accumulation does not (soak seed 1248652405)",
+    },
 )
 
 TWINS: dict[str, FunctionSpec] = {
