@@ -8,8 +8,9 @@ from collections.abc import Callable
 import torch
 
 from autograd_props.harness import identical
+from autograd_props.oracles import jacobian_magnitudes
 
-__all__ = ["same_up_to_order"]
+__all__ = ["lazy_vjp_magnitudes", "same_up_to_order"]
 
 
 def same_up_to_order(a: torch.Tensor, b: torch.Tensor, ulps: float, magnitude: Callable[[], torch.Tensor]) -> bool:
@@ -29,3 +30,17 @@ def same_up_to_order(a: torch.Tensor, b: torch.Tensor, ulps: float, magnitude: C
         return False
     allowed = ulps * torch.finfo(a.dtype).eps * magnitude().cpu().double()
     return bool(((a64 - b64).abs()[finite] <= allowed[finite]).all())
+
+
+def lazy_vjp_magnitudes(spec, args, which, cotangents) -> Callable[[int], torch.Tensor]:
+    """``k -> |J|^T |u|`` for the k-th differentiated argument, from the reference's Jacobian,
+    computed on first use: only a spec that allows a nondeterministic order, and only when two
+    runs differ, needs it."""
+    sizes: list = []
+
+    def magnitude(k: int) -> torch.Tensor:
+        if not sizes:
+            sizes.append(jacobian_magnitudes(spec.reference, args, which, cotangents).vjp)
+        return sizes[0][k]
+
+    return magnitude

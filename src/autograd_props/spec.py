@@ -124,13 +124,10 @@ class FunctionSpec:
             object.__setattr__(self, "function_class", self.function.__self__)
         object.__setattr__(self, "in_place", tuple(self.in_place))
         if self.reference is None or getattr(self.reference, "is_own_float64", False):
-            object.__setattr__(self, "_has_reference", False)
             raw = getattr(self.function, "raw", self.function)  # before in-place wrapping
             # (dataclasses.replace with another function: its own float64, not the old one's)
             if self.reference is None or getattr(self.reference, "own_of", None) is not raw:
                 object.__setattr__(self, "reference", own_float64(raw, self.in_place))
-        else:
-            object.__setattr__(self, "_has_reference", True)
         if self.in_place:
             object.__setattr__(self, "function", calling_in_place(self.function, self.in_place, what=self.name))
             object.__setattr__(self, "reference", calling_in_place(self.reference, self.in_place, what=f"{self.name} reference"))
@@ -138,7 +135,7 @@ class FunctionSpec:
     @property
     def has_reference(self) -> bool:
         """Whether the spec gave a native reference (``reference=None``: the Function's own float64)."""
-        return self._has_reference
+        return not getattr(self.reference, "is_own_float64", False)
 
     @property
     def module(self) -> str | None:

@@ -19,8 +19,7 @@ from autograd_props.harness import (
     identical,
     with_grad,
 )
-from autograd_props.nondeterminism import same_up_to_order
-from autograd_props.oracles import jacobian_magnitudes
+from autograd_props.nondeterminism import lazy_vjp_magnitudes, same_up_to_order
 from autograd_props.properties.base import Property, draw_args_and_cotangents
 from autograd_props.spec import FunctionSpec
 
@@ -42,12 +41,7 @@ def check_deterministic_backward(
     inputs = [leaves[i] for i in which]
     first = grads_of(outs, inputs, cotangents, retain_graph=True)
     expected = _copies(first)
-    sizes = []  # |J|^T |u|, computed only if a nondeterministic order is allowed and needed
-
-    def magnitude(k: int) -> torch.Tensor:
-        if not sizes:
-            sizes.append(jacobian_magnitudes(spec.reference, args, which, cotangents).vjp)
-        return sizes[0][k]
+    magnitude = lazy_vjp_magnitudes(spec, args, which, cotangents)
 
     for n in range(2, PASSES + 1):
         again = _copies(grads_of(outs, inputs, cotangents, retain_graph=n < PASSES))

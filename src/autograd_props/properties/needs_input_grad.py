@@ -12,8 +12,7 @@ from autograd_props.harness import (
     vjp,
     with_grad,
 )
-from autograd_props.nondeterminism import same_up_to_order
-from autograd_props.oracles import jacobian_magnitudes
+from autograd_props.nondeterminism import lazy_vjp_magnitudes, same_up_to_order
 from autograd_props.properties.base import Property, draw_args_and_cotangents
 from autograd_props.spec import FunctionSpec
 
@@ -24,12 +23,7 @@ def check_needs_input_grad(
     which = spec.differentiable(args)
     _, full = vjp(spec.function, args, which, cotangents, what=spec.name)
     rtol, atol = 0.0, 0.0  # the same Function on the same values: only needs_input_grad differs
-    sizes = []  # |J|^T |u|, only where the spec allows a nondeterministic summation order
-
-    def magnitude(k: int) -> torch.Tensor:
-        if not sizes:
-            sizes.append(jacobian_magnitudes(spec.reference, args, which, cotangents).vjp)
-        return sizes[0][k]
+    magnitude = lazy_vjp_magnitudes(spec, args, which, cotangents)
 
     for size in range(len(which)):
         for subset in itertools.combinations(which, size):

@@ -26,10 +26,7 @@ def check_unused_outputs(spec: FunctionSpec, *, args: tuple[Any, ...], cotangent
     which = spec.differentiable(args)
     if not which:
         return Verdict()
-    _check_all_undefined(spec, args, which)
-    leaves = with_grad(args, which)
-    outputs = as_outputs(spec.function(*leaves), what=spec.name)
-    differentiable = [k for k, o in enumerate(outputs) if o.requires_grad]
+    differentiable = _check_all_undefined(spec, args, which)
     if len(differentiable) < 2:
         return Verdict()
     margins, notes = [], []
@@ -40,12 +37,15 @@ def check_unused_outputs(spec: FunctionSpec, *, args: tuple[Any, ...], cotangent
     return Verdict(tuple(margins), tuple(notes))
 
 
-def _check_all_undefined(spec: FunctionSpec, args: tuple[Any, ...], which: tuple[int, ...]) -> None:
-    """Every output's gradient undefined: backward gets None or zeros and must give None or zeros."""
+def _check_all_undefined(spec: FunctionSpec, args: tuple[Any, ...], which: tuple[int, ...]) -> list[int]:
+    """Every output's gradient undefined: backward gets None or zeros and must give None or zeros.
+    Returns the positions of the outputs that carry a gradient."""
     leaves = with_grad(args, which)
-    outputs = [o for o in as_outputs(spec.function(*leaves), what=spec.name) if o.requires_grad]
+    all_outputs = as_outputs(spec.function(*leaves), what=spec.name)
+    differentiable = [k for k, o in enumerate(all_outputs) if o.requires_grad]
+    outputs = [all_outputs[k] for k in differentiable]
     if not outputs:
-        return
+        return differentiable
     inputs = [leaves[i] for i in which]
     # Zero cotangents first: a backward that raises on them fails for its own reason, not this one.
     torch.autograd.grad(outputs, inputs, [torch.zeros_like(o) for o in outputs], allow_unused=True, retain_graph=True)
@@ -63,6 +63,7 @@ def _check_all_undefined(spec: FunctionSpec, args: tuple[Any, ...], which: tuple
                 f"{spec.name}: gradient of argument {i} is nonzero when every output's gradient is undefined "
                 "(it must be None or zeros)"
             )
+    return differentiable
 
 
 PROPERTY = Property(
