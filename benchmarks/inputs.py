@@ -10,7 +10,7 @@ Shapes:
 * elementwise Functions: ``x`` of shape ``(numel,)``;
 * ``affine``: the seed's form, ``x`` of shape ``(numel,)`` with ``w`` and ``b`` of shape ``(1,)``
   broadcast over it (so backward reduces their gradients);
-* ``logsumexp``, ``softmax``, ``layernorm``: rows of at most 1024 elements, reduced (normalised)
+* ``logsumexp``, ``softmax``, ``softmax_temperature`` (at 0.5, by keyword), ``layernorm``: rows of at most 1024 elements, reduced (normalised)
   along the last dimension: ``(numel / cols, cols)`` with ``cols`` the largest divisor of
   ``numel`` that is at most 1024;
 * ``sort``: rows as above, sorted along the last dimension; ``log1mexp``: ``x`` in (0.01, 4.01);
@@ -33,7 +33,7 @@ from typing import Any
 
 import torch
 
-from autograd_props import FunctionSpec
+from autograd_props import FunctionSpec, Keywords
 from funcs import SPECS
 
 __all__ = ["BUILDERS", "EXTRA_REFERENCES", "BenchInput", "bench_input", "builtin_specs", "largest_divisor_at_most"]
@@ -99,6 +99,11 @@ def _softmax(numel: int, g: torch.Generator) -> tuple[tuple[Any, ...], str]:
     return (x, -1), f"x {_shape(x)}, dim -1"
 
 
+def _softmax_temperature(numel: int, g: torch.Generator) -> tuple[tuple[Any, ...], str]:
+    x = _randn(g, *_rows(numel))
+    return (x, Keywords(dim=-1, temperature=0.5)), f"x {_shape(x)}, dim=-1, temperature=0.5"
+
+
 def _layernorm(numel: int, g: torch.Generator) -> tuple[tuple[Any, ...], str]:
     rows, cols = _rows(numel)
     x, weight, bias = _randn(g, rows, cols), 1 + 0.1 * _randn(g, cols), 0.1 * _randn(g, cols)
@@ -158,6 +163,7 @@ BUILDERS: dict[str, Callable[[int, torch.Generator], tuple[tuple[Any, ...], str]
     "embedding": _embedding,
     "scale_in_place": _scale_in_place,
     "log1mexp": _positive,
+    "softmax_temperature": _softmax_temperature,
 }
 
 

@@ -21,6 +21,7 @@ from funcs import (
     silu,
     sincos,
     softmax,
+    softmax_temperature,
     sort,
     square,
 )
@@ -43,4 +44,5 @@ SPECS = (
     embedding.SPEC,
     scale_in_place.SPEC,
     log1mexp.SPEC,
+    softmax_temperature.SPEC,
 )

@@ -151,3 +151,69 @@ def test_an_in_place_function_without_a_reference_is_compared_with_its_own_float
     skipped = {c.key: c.reason for c in report.cells if c.outcome == "not-applicable"}
     assert set(skipped) == {"forward[scale_in_place_alone-float64-cpu]", "vjp_native[scale_in_place_alone-float64-cpu]"}
     assert all(reason.startswith("no reference:") for reason in skipped.values())
+
+
+def test_trailing_keywords_reach_the_function_and_its_reference_as_keyword_arguments():
+    from autograd_props import Keywords
+    from funcs.softmax_temperature import SPEC as SOFTMAX_T
+
+    x = torch.tensor([[1.0, 2.0], [0.5, -1.0]], dtype=torch.float64)
+    options = Keywords(dim=0, temperature=0.5)
+    expected = torch.softmax(x / 0.5, 0)
+    assert torch.allclose(SOFTMAX_T.function(x, options), expected)
+    assert torch.allclose(SOFTMAX_T.reference(x, options), expected)
+    assert SOFTMAX_T.differentiable((x, options)) == (0,)
+    again = dataclasses.replace(SOFTMAX_T, name="again")  # wraps once: a second unpacking would fail
+    assert torch.allclose(again.function(x, options), expected)
+
+
+def test_keywords_refuse_tensors_and_changes_and_print_as_a_call_that_rebuilds_them():
+    from autograd_props import Keywords
+
+    with pytest.raises(TypeError, match=r"Keywords\(weight=...\) holds a tensor"):
+        Keywords(weight=torch.ones(2))
+    with pytest.raises(TypeError, match=r"Keywords\(pair=...\) holds a tensor"):
+        Keywords(pair=(1, torch.ones(1)))
+    options = Keywords(dim=-1, temperature=0.1, eps=None, dtype=torch.float16)
+    with pytest.raises(AttributeError):
+        options.dim = 0
+    assert eval(repr(options), {"Keywords": Keywords, "torch": torch}) == options
+    assert dict(options) == {"dim": -1, "temperature": 0.1, "eps": None, "dtype": torch.float16}
+
+
+def test_a_reproducer_with_keywords_imports_them_and_runs():
+    from autograd_props import Keywords
+    from autograd_props.properties.forward import check_forward
+    from autograd_props.reproducer import reproducer_code
+
+    args = (torch.tensor([1.0, 3.0], dtype=torch.float64), Keywords(dim=0, temperature=2.0))
+    code = reproducer_code(check_forward, "funcs", "softmax_temperature", {"args": args})
+    assert "from autograd_props import Keywords, spec_named" in code
+    exec(code, {})  # the Function is correct: the check passes
+    plain = reproducer_code(check_forward, "funcs", "softmax", {"args": (args[0], 0)})
+    assert "from autograd_props import spec_named" in plain
+
+
+def test_the_keywords_strategy_draws_each_keyword_from_its_strategy():
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from autograd_props import Keywords, dims, keywords
+
+    @given(keywords(dim=dims(2), temperature=st.floats(0.5, 2.0)))
+    def drawn(options):
+        assert isinstance(options, Keywords) and set(options) == {"dim", "temperature"}
+        assert -2 <= options["dim"] <= 1 and 0.5 <= options["temperature"] <= 2.0
+
+    drawn()
+
+
+def test_forward_ad_takes_the_tangent_dtype_from_the_references_output():
+    # torch.func.jvp gives a float64 tangent for a 0-d float32 tensor divided by a Python float
+    # (torch 2.13); the Function's float32 tangent is right, and must not fail for it.
+    from autograd_props import Keywords
+    from autograd_props.properties.forward_ad import check_forward_ad
+    from funcs.softmax_temperature import SPEC as SOFTMAX_T
+
+    zero = torch.tensor(0.0)
+    check_forward_ad(SOFTMAX_T, args=(zero, Keywords(dim=0, temperature=7.3)), tangents=(torch.tensor(1.0),), cotangents=(torch.tensor(1.0),))

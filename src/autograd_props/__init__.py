@@ -6,7 +6,8 @@ The public API::
 
 * :class:`FunctionSpec` describes one Function: what is checked, a native reference, a strategy
   for its arguments (see :mod:`autograd_props.strategies`: ``tensors``, ``elements``, ``shapes``,
-  ``broadcastable_shapes``).
+  ``broadcastable_shapes``, ``indices``, ``masks``, ``dims``; and ``keywords`` for keyword
+  arguments).
 * :func:`check` runs the properties from Python, outside pytest.
 * :func:`gate` adds the gate to a pytest suite; ``python -m autograd_props MODULE`` runs it as a
   command; the pytest plugin (``--funcs``, ``--devices``, ``--report-dir``, ...) is installed with
@@ -37,6 +38,8 @@ _EXPORTS = {
     "indices": "autograd_props.strategies",
     "masks": "autograd_props.strategies",
     "dims": "autograd_props.strategies",
+    "Keywords": "autograd_props.keyword_args",
+    "keywords": "autograd_props.keyword_args",
     "load_specs": "autograd_props.loading",
     "spec_named": "autograd_props.loading",
     "SpecSourceError": "autograd_props.loading",
@@ -53,6 +56,7 @@ __all__ = sorted(_EXPORTS)
 if TYPE_CHECKING:  # for type checkers and readers; at run time __getattr__ imports on first use
     from autograd_props.checking import CheckFailure, CheckReport, check
     from autograd_props.devices import available_devices
+    from autograd_props.keyword_args import Keywords, keywords
     from autograd_props.loading import SpecSourceError, load_specs, spec_named
     from autograd_props.plugin.gate import gate
     from autograd_props.properties import PROPERTY_NAMES

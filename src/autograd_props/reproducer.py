@@ -13,6 +13,8 @@ from typing import Any
 
 import torch
 
+from autograd_props.keyword_args import Keywords
+
 __all__ = ["literal", "reproducer_code", "shapes_of"]
 
 
@@ -79,12 +81,23 @@ def shapes_of(kwargs: dict[str, Any]) -> str:
     return ", ".join(f"{k}={shape(v)}" for k, v in kwargs.items())
 
 
+def _holds_keywords(value: Any) -> bool:
+    if isinstance(value, Keywords):
+        return True
+    if isinstance(value, (tuple, list)):
+        return any(_holds_keywords(v) for v in value)
+    if isinstance(value, dict):
+        return any(_holds_keywords(v) for v in value.values())
+    return False
+
+
 def reproducer_code(check: Callable[..., Any], source: str, spec_name: str, kwargs: dict[str, Any]) -> str:
     """The lines that rebuild ``kwargs`` and call ``check`` on the spec named ``spec_name``."""
     call_args = "".join(f",\n    {k}={literal(v)}" for k, v in kwargs.items())
+    names = "Keywords, spec_named" if _holds_keywords(kwargs) else "spec_named"
     return (
         "import torch\n"
-        "from autograd_props import spec_named\n"
+        f"from autograd_props import {names}\n"
         f"from {check.__module__} import {check.__name__}\n"
         f"spec = spec_named({source!r}, {spec_name!r})\n"
         f"{check.__name__}(spec{call_args})"

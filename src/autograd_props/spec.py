@@ -20,6 +20,7 @@ from hypothesis import HealthCheck
 from hypothesis.strategies import SearchStrategy
 
 from autograd_props.in_place import calling_in_place
+from autograd_props.keyword_args import calling_with_keywords
 from autograd_props.own_reference import own_float64
 
 __all__ = ["FunctionSpec", "FLOATING_DTYPES", "DEFAULT_TOLERANCES", "SpecError", "Tolerance", "defines_setup_context"]
@@ -55,7 +56,8 @@ class FunctionSpec:
             float64 result, float64 is judged by finite differences and self-consistency, and
             the cells left with nothing to compare say so (see ``own_reference.py``).
         args: ``args(dtype, device)`` returns a Hypothesis strategy of positional-argument tuples.
-            Tensors come plain (no ``requires_grad``); the suite decides which require grad.
+            Tensors come plain (no ``requires_grad``); the suite decides which require grad.  A
+            last element ``Keywords(dim=1, ...)`` is passed as keyword arguments (``keyword_args.py``).
 
     Optional:
         dtypes: floating dtypes the Function supports (default: float64, float32, float16,
@@ -123,11 +125,15 @@ class FunctionSpec:
         if self.function_class is None:
             object.__setattr__(self, "function_class", self.function.__self__)
         object.__setattr__(self, "in_place", tuple(self.in_place))
+        # A trailing Keywords argument is passed as keyword arguments (see keyword_args.py).
+        object.__setattr__(self, "function", calling_with_keywords(self.function))
         if self.reference is None or getattr(self.reference, "is_own_float64", False):
             raw = getattr(self.function, "raw", self.function)  # before in-place wrapping
             # (dataclasses.replace with another function: its own float64, not the old one's)
             if self.reference is None or getattr(self.reference, "own_of", None) is not raw:
                 object.__setattr__(self, "reference", own_float64(raw, self.in_place))
+        else:
+            object.__setattr__(self, "reference", calling_with_keywords(self.reference))
         if self.in_place:
             object.__setattr__(self, "function", calling_in_place(self.function, self.in_place, what=self.name))
             object.__setattr__(self, "reference", calling_in_place(self.reference, self.in_place, what=f"{self.name} reference"))

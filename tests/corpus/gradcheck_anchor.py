@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from autograd_props import FunctionSpec
+from autograd_props import FunctionSpec, Keywords
 
 MODES = ("slow", "fast", "strongest")
 
@@ -40,6 +40,7 @@ _INPUTS: dict[str, Callable[[torch.Generator], tuple[Any, ...]]] = {
     "embedding": lambda g: (_randn(g, 4, 3), torch.tensor([[0, 2], [0, 1]])),
     "scale_in_place": lambda g: (_randn(g, 3, 4), 0.7),
     "log1mexp": lambda g: (torch.rand(3, 4, generator=g, dtype=torch.float64) * 3 + 0.05,),  # x > 0, around log 2
+    "softmax_temperature": lambda g: (_randn(g, 3, 4), Keywords(dim=0, temperature=0.5)),
     "affine_nondeterministic": lambda g: (_randn(g, 4), _randn(g, 3, 4), _randn(g, 1, 4)),
     # the twins in other people's styles (tests/corpus/real_style_twins.py)
     "classic_softplus": lambda g: (_randn(g, 3, 4),),
@@ -52,6 +53,7 @@ _INPUTS: dict[str, Callable[[torch.Generator], tuple[Any, ...]]] = {
     "sum_of_squares": lambda g: (_randn(g, 3, 4),),
     "gelu_own_rounding": lambda g: (_randn(g, 3, 4),),
     "bce_with_logits": lambda g: (_randn(g, 3, 4), torch.rand(3, 4, generator=g, dtype=torch.float64)),
+    "log_softmax_temperature": lambda g: (_randn(g, 3, 4), Keywords(dim=0, temperature=0.5)),
 }
 
 

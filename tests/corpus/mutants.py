@@ -95,6 +95,11 @@ MUTANTS: dict[str, Mutant] = {
     # No reference: the other dtypes are compared with the Function's own float64, which has the
     # same bug, so only the forward's own slope (finite differences) can see it.
     "NO_REFERENCE_WRONG_BACKWARD": _mutant("log1mexp", kind.Log1mexpLargeXSlope, "wrong backward, no reference", "log1mexp backward uses exp(-x), its large-x limit", {"vjp_finite_differences"}, BACKWARD_VALUE),
+    # Keyword arguments (dim=, temperature=) through a wrapper, as a classic Function is called.
+    "FORGETS_TEMPERATURE": Mutant(
+        dataclasses.replace(TWINS["log_softmax_temperature"], function=kind.log_softmax_temperature_unscaled, function_class=kind.LogSoftmaxTemperatureUnscaled),
+        TWINS["log_softmax_temperature"], "keyword argument ignored", "log-softmax backward ignores the temperature keyword", VJP, BACKWARD_VALUE,
+    ),
     "NO_FWD_OVER_REV": _mutant("softplus", capability.SoftplusBackwardWithoutForwardMode, "no forward mode through backward", "softplus backward calls a Function without a jvp: fwd-over-rev raises", {"double_backward"}),
     "WRONG_VMAP_RULE": _mutant("softplus", capability.SoftplusWrongVmapRule, "wrong vmap rule", "vmap rule moves the batch dimension", {"vmap"}),
 }

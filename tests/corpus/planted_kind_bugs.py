@@ -1,5 +1,5 @@
 """Planted bugs in the kinds of Function beyond one floating tensor in, one out: several outputs,
-integer outputs, index arguments, in place.
+integer outputs, index arguments, keyword arguments, in place.
 
 Each class overrides one method of a correct built-in Function with the bug alone.
 """
@@ -14,6 +14,7 @@ from funcs.log1mexp import Log1mexp
 from funcs.scale_in_place import ScaleInPlace
 from funcs.sincos import SinCos
 from funcs.sort import Sort
+from tests.corpus.real_style_twins import LogSoftmaxTemperature
 
 
 class SinCosAssumesBothGrads(SinCos):
@@ -64,3 +65,18 @@ class Log1mexpLargeXSlope(Log1mexp):
         (x,) = ctx.saved_tensors
         # exp(-x), the slope's limit for large x, used everywhere: wrong by a factor 1 - exp(-x)
         return (upcast(grad_output) * torch.exp(-upcast(x))).to(grad_output.dtype)
+
+
+class LogSoftmaxTemperatureUnscaled(LogSoftmaxTemperature):
+    @staticmethod
+    def backward(ctx, grad_output):
+        (out,) = ctx.saved_tensors
+        g, y = grad_output, out
+        if out.dtype in (torch.float16, torch.bfloat16):
+            g, y = g.float(), y.float()
+        # the chain rule through x / temperature forgotten: right only at temperature 1
+        return (g - torch.exp(y) * g.sum(ctx.dim, keepdim=True)).to(out.dtype), None, None
+
+
+def log_softmax_temperature_unscaled(x, dim=-1, temperature=1.0):
+    return LogSoftmaxTemperatureUnscaled.apply(x, dim, temperature)

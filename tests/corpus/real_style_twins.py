@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from hypothesis import strategies as st
 from torch.autograd.function import once_differentiable
 
-from autograd_props import FunctionSpec, elements, shapes, tensors
+from autograd_props import FunctionSpec, dims, elements, keywords, shapes, tensors
 
 
 def _one(dtype: torch.dtype, device: torch.device):
@@ -312,6 +312,47 @@ BCE = FunctionSpec(
     non_differentiable=(1,),  # the targets: labels, not an input the loss is differentiated in
 )
 
+
+# --- 10. keyword arguments through a wrapper, classic style: a distillation log-softmax ---------
+class LogSoftmaxTemperature(torch.autograd.Function):
+    """log_softmax(x / T) along dim, as distillation losses use it; classic style, so it is called
+    through a wrapper taking keywords (a classic Function's apply takes none)."""
+
+    @staticmethod
+    def forward(ctx, x, dim, temperature):
+        out = F.log_softmax(x / temperature, dim=dim)
+        ctx.save_for_backward(out)
+        ctx.dim, ctx.temperature = dim, temperature
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (out,) = ctx.saved_tensors
+        g, y = grad_output, out
+        if out.dtype in (torch.float16, torch.bfloat16):  # in float32, as native does (.float() alone would cut float64)
+            g, y = g.float(), y.float()
+        grad = g - torch.exp(y) * g.sum(ctx.dim, keepdim=True)
+        return (grad / ctx.temperature).to(out.dtype), None, None
+
+
+def log_softmax_temperature(x, dim=-1, temperature=1.0):
+    return LogSoftmaxTemperature.apply(x, dim, temperature)
+
+
+@st.composite
+def _temperature_args(draw, dtype: torch.dtype, device: torch.device):
+    x = draw(tensors(dtype=dtype, device=device))
+    return (x, draw(keywords(dim=dims(x.dim()), temperature=st.floats(0.5, 8.0))))
+
+
+LOG_SOFTMAX_TEMPERATURE = FunctionSpec(
+    name="log_softmax_temperature",
+    function=log_softmax_temperature,
+    reference=lambda x, dim=-1, temperature=1.0: F.log_softmax(x / temperature, dim=dim),
+    args=_temperature_args,
+    function_class=LogSoftmaxTemperature,
+)
+
 SPECS = [
     CLASSIC_SOFTPLUS,
     REVERSE_LAYER,
@@ -323,6 +364,7 @@ SPECS = [
     SUM_OF_SQUARES,
     GELU,
     BCE,
+    LOG_SOFTMAX_TEMPERATURE,
 ]
 
 # What each twin's report must show: (property, a phrase of the note its passing examples carry).

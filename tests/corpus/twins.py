@@ -23,6 +23,7 @@ from funcs import (
     scale_in_place,
     sincos,
     softmax,
+    softmax_temperature,
     sort,
     square,
 )
@@ -74,6 +75,7 @@ TWINS: dict[str, FunctionSpec] = {
         embedding.SPEC,
         scale_in_place.SPEC,
         log1mexp.SPEC,
+        softmax_temperature.SPEC,
         AFFINE_NONDETERMINISTIC,
         *real_style_twins.SPECS,
     )
