@@ -73,3 +73,13 @@ def test_soak_rejects_bad_seeds(capsys):
         soak.main(["--seeds", "1,x"])
     assert exit_info.value.code == 2
     assert "expected comma-separated integers" in capsys.readouterr().err
+
+
+def test_soak_rejects_an_unknown_spec_name_and_can_load_each_spec_by_name(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        soak.main(["--seeds", "1", "--only", "softmax_temperature,no_such_spec"])
+    assert exit_info.value.code == 2
+    assert "--only: no spec named no_such_spec" in capsys.readouterr().err
+    from autograd_props import load_specs
+
+    assert [s.name for s in load_specs("tools.soak_each:log_softmax_temperature")] == ["log_softmax_temperature"]

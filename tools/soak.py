@@ -2,7 +2,7 @@
 seeds (the random ``dev`` profile).  Every Function here is correct, so every failure is a false
 alarm in an oracle or a strategy.
 
-    python -m tools.soak [--runs 20] [--seeds 1,2,3] [--workers 2] [--out report/soak.json]
+    python -m tools.soak [--runs 20] [--seeds 1,2,3] [--only NAME,...] [--workers 2] [--out report/soak.json]
 
 Exit status 1 if any run failed; each failure's seed replays it with ``--hypothesis-seed``.
 """
@@ -31,21 +31,34 @@ def _seeds(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"--seeds {text!r}: expected comma-separated integers") from None
 
 
+def _names(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"--only {text!r}: expected comma-separated spec names")
+    return names
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.soak", description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20, help="number of random seeds (default: 20)")
     parser.add_argument("--seeds", type=_seeds, default=None, help="these seeds instead of random ones")
+    parser.add_argument("--only", type=_names, default=None, help="only these specs, by name (default: all)")
     parser.add_argument("--workers", default="2", help="pytest-xdist workers per run (default: 2)")
     parser.add_argument("--out", type=Path, default=Path("report/soak.json"), help="summary file (default: report/soak.json)")
     args = parser.parse_args(argv)
     if args.seeds is None and args.runs < 1:
         parser.error(f"--runs must be at least 1, got {args.runs}")
     seeds = args.seeds or [random.SystemRandom().randrange(2**32) for _ in range(args.runs)]
-    print(f"soak: {len(seeds)} runs of the gate on {len(SPECS)} specs ({', '.join(s.name for s in SPECS)}), profile dev", flush=True)
+    names = args.only or [s.name for s in SPECS]
+    unknown = sorted(set(names) - {s.name for s in SPECS})
+    if unknown:
+        parser.error(f"--only: no spec named {', '.join(unknown)} (known: {', '.join(s.name for s in SPECS)})")
+    funcs = [f"tools.soak_each:{name}" for name in names] if args.only else "tools.soak"
+    print(f"soak: {len(seeds)} runs of the gate on {len(names)} specs ({', '.join(names)}), profile dev", flush=True)
     runs = []
     for i, seed in enumerate(seeds, 1):
         start = time.monotonic()
-        run = run_gate("tools.soak", "--hypothesis-seed", str(seed), "-n", args.workers, profile="dev", timeout=None)
+        run = run_gate(funcs, "--hypothesis-seed", str(seed), "-n", args.workers, profile="dev", timeout=None)
         failed = sorted({c["key"] for c in run.cells if c["outcome"] == "failed"})
         passed = sum(c["outcome"] == "passed" for c in run.cells)
         if run.exit_code not in (0, 1) or not run.cells:
@@ -57,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             print("".join(f"    FAILED {key}\n" for key in failed) + run.output[-6000:], flush=True)
     failures = sum(len(r["failed"]) for r in runs)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"specs": [s.name for s in SPECS], "failures": failures, "runs": runs}, indent=2))
+    args.out.write_text(json.dumps({"specs": names, "failures": failures, "runs": runs}, indent=2))
     print(f"soak: {failures} failures in {len(runs)} runs; summary in {args.out}")
     return 1 if failures else 0
 
