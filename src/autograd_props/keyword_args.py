@@ -90,6 +90,4 @@ def calling_with_keywords(fn: Callable[..., Any]) -> Callable[..., Any]:
         return fn(*args)
 
     call.unpacks_keywords = True
-    if isinstance(getattr(fn, "__self__", None), type):
-        call.__self__ = fn.__self__  # still reads as MyFunction.apply to code that asks its class
     return call

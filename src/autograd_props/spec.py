@@ -123,7 +123,7 @@ class FunctionSpec:
         object.__setattr__(self, "opt_outs", _frozen(self.opt_outs))
         object.__setattr__(self, "hypothesis", _frozen(self.hypothesis))
         if self.function_class is None:
-            object.__setattr__(self, "function_class", self.function.__self__)
+            object.__setattr__(self, "function_class", _applied_class(self.function))
         object.__setattr__(self, "in_place", tuple(self.in_place))
         # A trailing Keywords argument is passed as keyword arguments (see keyword_args.py).
         object.__setattr__(self, "function", calling_with_keywords(self.function))
@@ -314,10 +314,16 @@ def _validate_args_signature(spec: FunctionSpec) -> None:
         pass
 
 
+def _applied_class(function: Callable[..., Any]) -> Any:
+    """The class of ``MyFunction.apply``, also through the suite's own wrappers (``__wrapped__``),
+    as when a spec is built from another spec's ``function``."""
+    return getattr(inspect.unwrap(function), "__self__", None)
+
+
 def _validate_function_class(spec: FunctionSpec) -> None:
     cls = spec.function_class
     if cls is None:
-        cls = getattr(spec.function, "__self__", None)
+        cls = _applied_class(spec.function)
         if not (isinstance(cls, type) and issubclass(cls, torch.autograd.Function)):
             fail(
                 spec.name,
