@@ -217,3 +217,12 @@ def test_forward_ad_takes_the_tangent_dtype_from_the_references_output():
 
     zero = torch.tensor(0.0)
     check_forward_ad(SOFTMAX_T, args=(zero, Keywords(dim=0, temperature=7.3)), tangents=(torch.tensor(1.0),), cotangents=(torch.tensor(1.0),))
+
+
+def test_the_spec_wrappers_leave_torch_compile_of_an_in_place_function_correct():
+    # A wrapper carrying MyFunction.apply's __self__ made dynamo treat it as a bound method: the
+    # compiled scale-by-0 then gave gradient 1 instead of 0.
+    from autograd_props.properties.compile import check_compile
+
+    x, zero = torch.tensor(1.0, dtype=torch.float64), torch.tensor(0.0, dtype=torch.float64)
+    check_compile(SCALE_IN_PLACE, args=(x, 0.0), cotangents=(x.clone(), zero))

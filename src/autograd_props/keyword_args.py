@@ -90,4 +90,6 @@ def calling_with_keywords(fn: Callable[..., Any]) -> Callable[..., Any]:
         return fn(*args)
 
     call.unpacks_keywords = True
+    # No __self__ copied onto it: torch.compile (2.13) takes a function carrying one for a bound
+    # method and gave an in-place Function wrong gradients.  The class is found via __wrapped__.
     return call
