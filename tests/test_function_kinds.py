@@ -226,3 +226,26 @@ def test_the_spec_wrappers_leave_torch_compile_of_an_in_place_function_correct()
 
     x, zero = torch.tensor(1.0, dtype=torch.float64), torch.tensor(0.0, dtype=torch.float64)
     check_compile(SCALE_IN_PLACE, args=(x, 0.0), cotangents=(x.clone(), zero))
+
+
+def test_trailing_none_gradients_beyond_the_inputs_are_noted_not_failed():
+    # entmax's sparsemax returns (grad, None, None, None) for three inputs; autograd drops the
+    # trailing Nones by design, so a gate failing it would cry wolf on working code.
+    from hypothesis import strategies as st
+
+    from autograd_props import FunctionSpec, tensors
+    from autograd_props.properties.gradient_contract import check_gradient_contract
+
+    class Double(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, unused):
+            return 2 * x
+
+        @staticmethod
+        def backward(ctx, grad):
+            return 2 * grad, None, None
+
+    spec = FunctionSpec(name="double", function=Double.apply, reference=lambda x, unused: 2 * x,
+                        args=lambda dtype, device: st.tuples(tensors(dtype=dtype, device=device), st.just(3)))
+    verdict = check_gradient_contract(spec, args=(torch.ones(2), 3), cotangents=(torch.ones(2),))
+    assert any("1 None beyond its 2 inputs" in note for note in verdict.notes)
