@@ -31,7 +31,7 @@ class Keywords(Mapping):
 
     def __init__(self, **values: Any) -> None:
         for name, value in values.items():
-            if _holds_tensor(value):
+            if holds(value, torch.Tensor):
                 raise TypeError(
                     f"Keywords({name}=...) holds a tensor, whose gradient the gate would not check; "
                     "pass tensors positionally (a wrapper lambda can turn them into keywords)"
@@ -62,13 +62,14 @@ class Keywords(Mapping):
         return "Keywords(" + ", ".join(f"{name}={literal(value)}" for name, value in self._values.items()) + ")"
 
 
-def _holds_tensor(value: Any) -> bool:
-    if isinstance(value, torch.Tensor):
+def holds(value: Any, kind: type) -> bool:
+    """Whether ``value``, or anything nested in its tuples, lists and mappings, is a ``kind``."""
+    if isinstance(value, kind):
         return True
     if isinstance(value, (tuple, list)):
-        return any(_holds_tensor(v) for v in value)
+        return any(holds(v, kind) for v in value)
     if isinstance(value, Mapping):
-        return any(_holds_tensor(v) for v in value.values())
+        return any(holds(v, kind) for v in value.values())
     return False
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from autograd_props.keyword_args import Keywords
+from autograd_props.keyword_args import Keywords, holds
 
 __all__ = ["literal", "reproducer_code", "shapes_of"]
 
@@ -81,20 +81,10 @@ def shapes_of(kwargs: dict[str, Any]) -> str:
     return ", ".join(f"{k}={shape(v)}" for k, v in kwargs.items())
 
 
-def _holds_keywords(value: Any) -> bool:
-    if isinstance(value, Keywords):
-        return True
-    if isinstance(value, (tuple, list)):
-        return any(_holds_keywords(v) for v in value)
-    if isinstance(value, dict):
-        return any(_holds_keywords(v) for v in value.values())
-    return False
-
-
 def reproducer_code(check: Callable[..., Any], source: str, spec_name: str, kwargs: dict[str, Any]) -> str:
     """The lines that rebuild ``kwargs`` and call ``check`` on the spec named ``spec_name``."""
     call_args = "".join(f",\n    {k}={literal(v)}" for k, v in kwargs.items())
-    names = "Keywords, spec_named" if _holds_keywords(kwargs) else "spec_named"
+    names = "Keywords, spec_named" if holds(kwargs, Keywords) else "spec_named"
     return (
         "import torch\n"
         f"from autograd_props import {names}\n"
