@@ -19,6 +19,7 @@ from funcs import (
     relu,
     scale_in_place,
     silu,
+    silu_op,
     sincos,
     softmax,
     softmax_temperature,
@@ -45,4 +46,6 @@ SPECS = (
     scale_in_place.SPEC,
     log1mexp.SPEC,
     softmax_temperature.SPEC,
+    # torch 2.4+ (funcs/silu_op.py warns where it is left out)
+    *((silu_op.SPEC,) if silu_op.SPEC is not None else ()),
 )

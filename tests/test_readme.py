@@ -1,9 +1,12 @@
-"""README.md keeps its promises: its two commands come first, CI runs the second, and its
-property table lists exactly the registry."""
+"""README.md keeps its promises: its two commands come first, CI runs the second, its
+property table lists exactly the registry, and its custom op example runs."""
 
 from __future__ import annotations
 
 import re
+
+import pytest
+import torch
 
 from autograd_props import PROPERTY_NAMES
 from tests.corpus.gate_runner import ROOT
@@ -24,3 +27,11 @@ def test_the_property_table_lists_the_registry():
     table = README.split("## The properties", 1)[1].split("\n\n", 2)[1]
     names = re.findall(r"^\| `(\w+)` \|", table, re.M)
     assert names == list(PROPERTY_NAMES)
+
+
+@pytest.mark.skipif(not hasattr(torch.library, "custom_op"), reason=f"torch {torch.__version__} has no torch.library.custom_op (torch 2.4+)")
+def test_the_custom_op_example_runs_and_checks_the_op():
+    code = re.search(r"### Custom ops\n.*?```python\n(.*?)```", README, re.S)[1]
+    namespace: dict = {}
+    exec(compile(code, "README.md (custom ops)", "exec"), namespace)  # noqa: S102 - our own README's example
+    assert namespace["SPEC"].custom_op is namespace["silu"]

@@ -10,6 +10,7 @@ setting avoids, the property adapts instead (``compile_settings``).
 from __future__ import annotations
 
 import contextlib
+import inspect
 import platform
 import re
 from collections.abc import Callable, Iterator
@@ -41,6 +42,17 @@ def unsupported_reason(prop: str) -> str | None:
     """Why the installed torch cannot run property ``prop`` at all, or None when it can."""
     if prop == "compile":
         return _compile_unavailable()
+    if prop.startswith("opcheck_"):
+        return _opcheck_unavailable("test_" + prop.removeprefix("opcheck_"))
+    return None
+
+
+def _opcheck_unavailable(test: str) -> str | None:
+    opcheck = getattr(torch.library, "opcheck", None)
+    if opcheck is None:
+        return f"{_versions()}: no torch.library.opcheck (torch 2.4+)"
+    if test not in inspect.signature(opcheck).parameters["test_utils"].default:
+        return f"{_versions()}: torch.library.opcheck has no {test}"
     return None
 
 

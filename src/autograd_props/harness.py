@@ -9,7 +9,8 @@ from typing import Any
 
 import torch
 
-from autograd_props.spec import defines_setup_context
+from autograd_props.custom_op import patched_registration
+from autograd_props.spec import FunctionSpec, defines_setup_context
 
 __all__ = [
     "BackwardCall",
@@ -156,27 +157,21 @@ def _patched(cls: type, name: str, replacement: Callable[..., Any]) -> Iterator[
 
 
 @contextlib.contextmanager
-def recording_backward(cls: type[torch.autograd.Function]) -> Iterator[list[BackwardCall]]:
-    """Record every backward (or vjp) call of ``cls`` while the block runs; restored afterwards.
+def recording_backward(spec: FunctionSpec) -> Iterator[list[BackwardCall]]:
+    """Record every backward (or vjp) call of the spec's Function while the block runs; restored
+    afterwards.
 
     The forward inputs' metadata is recorded too (from ``setup_context`` in the modern style,
-    from ``forward`` otherwise), keyed by ctx, so each call can be checked against its inputs.
+    from ``forward`` otherwise, from the registered ``setup_context`` of a custom op), keyed by
+    ctx, so each call can be checked against its inputs.
     """
-    Function = torch.autograd.Function
-    backward_name = "vjp" if cls.vjp is not Function.vjp else "backward"
-    modern = defines_setup_context(cls)
-    forward_name = "setup_context" if modern else "forward"
-    user_backward = getattr(cls, backward_name)
-    user_forward = getattr(cls, forward_name)
     inputs_of: dict[int, tuple[Any, ...]] = {}
     calls: list[BackwardCall] = []
 
-    def record_inputs(ctx, *rest):
-        inputs = rest[0] if modern else rest
+    def record_inputs(ctx, inputs) -> None:
         inputs_of[id(ctx)] = tuple(_describe(x) for x in inputs)
-        return user_forward(ctx, *rest)
 
-    def record_backward(ctx, *grad_outputs):
+    def record_backward(user_backward, ctx, *grad_outputs):
         before = tuple(
             (g._version, g.detach().clone()) if isinstance(g, torch.Tensor) else None for g in grad_outputs
         )
@@ -185,7 +180,26 @@ def recording_backward(cls: type[torch.autograd.Function]) -> Iterator[list[Back
         calls.append(BackwardCall(inputs_of.get(id(ctx), ()), grad_outputs, before, returned_tuple))
         return returned
 
-    with _patched(cls, forward_name, record_inputs), _patched(cls, backward_name, record_backward):
+    if spec.custom_op is not None:
+        with patched_registration(spec.custom_op, record_inputs, record_backward):
+            yield calls
+        return
+    cls = spec.function_class
+    Function = torch.autograd.Function
+    backward_name = "vjp" if cls.vjp is not Function.vjp else "backward"
+    modern = defines_setup_context(cls)
+    forward_name = "setup_context" if modern else "forward"
+    user_backward = getattr(cls, backward_name)
+    user_forward = getattr(cls, forward_name)
+
+    def forward_recorded(ctx, *rest):
+        record_inputs(ctx, rest[0] if modern else rest)
+        return user_forward(ctx, *rest)
+
+    def backward_recorded(ctx, *grad_outputs):
+        return record_backward(user_backward, ctx, *grad_outputs)
+
+    with _patched(cls, forward_name, forward_recorded), _patched(cls, backward_name, backward_recorded):
         yield calls
 
 

@@ -19,6 +19,7 @@ import torch
 from hypothesis import HealthCheck
 from hypothesis.strategies import SearchStrategy
 
+from autograd_props import custom_op as custom_ops
 from autograd_props.in_place import calling_in_place
 from autograd_props.keyword_args import calling_with_keywords
 from autograd_props.own_reference import own_float64
@@ -50,7 +51,9 @@ class FunctionSpec:
 
     Required:
         name: unique; it appears in every test id that concerns this spec.
-        function: the callable under test, usually ``MyFunction.apply``.
+        function: the callable under test, usually ``MyFunction.apply``; or a
+            ``torch.library.custom_op`` (its ``CustomOpDef``, ``torch.ops.ns.name`` or
+            ``.default``), whose claims are read from what it registered (``custom_op.py``).
         reference: the same math in native differentiable torch ops, same signature; or None
             when torch has no such op: each dtype is then compared with the Function's own
             float64 result, float64 is judged by finite differences and self-consistency, and
@@ -122,7 +125,9 @@ class FunctionSpec:
         object.__setattr__(self, "tolerances", _frozen(self.tolerances))
         object.__setattr__(self, "opt_outs", _frozen(self.opt_outs))
         object.__setattr__(self, "hypothesis", _frozen(self.hypothesis))
-        if self.function_class is None:
+        # A torch.library custom op (not a field: it is what ``function`` is).
+        object.__setattr__(self, "custom_op", custom_ops.custom_op_of(self.function))
+        if self.function_class is None and self.custom_op is None:
             object.__setattr__(self, "function_class", _applied_class(self.function))
         object.__setattr__(self, "in_place", tuple(self.in_place))
         # A trailing Keywords argument is passed as keyword arguments (see keyword_args.py).
@@ -157,28 +162,40 @@ class FunctionSpec:
         )
 
     @property
+    def function_label(self) -> str:
+        """How messages name what is under test: the Function class, or ``custom op ns::name``."""
+        return custom_ops.describe(self.custom_op) if self.custom_op is not None else self.function_class.__name__
+
+    @property
     def supports_functorch(self) -> bool:
         """torch.func transforms (vmap, grad, vjp, jvp, jacrev) accept only Functions with a
-        ``setup_context``: the classic ``forward(ctx, ...)`` style is refused by PyTorch, not claimed."""
-        return defines_setup_context(self.function_class)
+        ``setup_context``: the classic ``forward(ctx, ...)`` style is refused by PyTorch, not claimed.
+        A custom op's autograd is such a classic Function of torch's own (``register_autograd``)."""
+        return self.custom_op is None and defines_setup_context(self.function_class)
 
     @property
     def claims_forward_ad(self) -> bool:
-        """A ``jvp`` override claims forward-mode AD."""
-        return self.function_class.jvp is not torch.autograd.Function.jvp
+        """A ``jvp`` override claims forward-mode AD; a custom op has no way to register one."""
+        return self.custom_op is None and self.function_class.jvp is not torch.autograd.Function.jvp
 
     @property
     def claims_vmap(self) -> bool:
-        """``generate_vmap_rule = True`` or a ``vmap`` override claims vmap support."""
+        """``generate_vmap_rule = True`` or a ``vmap`` override claims vmap support
+        (``register_vmap`` for a custom op)."""
+        if self.custom_op is not None:
+            return self.custom_op._vmap_fn is not None
         cls = self.function_class
         return bool(getattr(cls, "generate_vmap_rule", False)) or cls.vmap is not torch.autograd.Function.vmap
 
     @property
     def claims_double_backward(self) -> bool:
         """A backward decorated with ``once_differentiable`` disclaims double backward."""
-        cls = self.function_class
-        name = "vjp" if cls.vjp is not torch.autograd.Function.vjp else "backward"
-        code = getattr(getattr(cls, name), "__code__", None)
+        if self.custom_op is not None:
+            backward = self.custom_op._backward_fn
+        else:
+            cls = self.function_class
+            backward = getattr(cls, "vjp" if cls.vjp is not torch.autograd.Function.vjp else "backward")
+        code = getattr(backward, "__code__", None)
         return not (code is not None and code.co_name == "wrapper" and code.co_filename == _ONCE_DIFFERENTIABLE_FILE)
 
     def tolerance(self, dtype: torch.dtype) -> Tolerance:
@@ -322,6 +339,20 @@ def _applied_class(function: Callable[..., Any]) -> Any:
 
 def _validate_function_class(spec: FunctionSpec) -> None:
     cls = spec.function_class
+    if custom_ops.custom_op_of(spec.function) is not None:
+        if cls is not None:
+            fail(spec.name, "function_class", cls, "must be None for a custom op: its claims are read from its registrations")
+        if spec.in_place:
+            fail(spec.name, "in_place", spec.in_place, "a custom op that modifies its inputs cannot register autograd (torch refuses)")
+        return
+    if cls is None and custom_ops.is_torch_operator(spec.function):
+        fail(
+            spec.name,
+            "function",
+            spec.function,
+            "is a torch.ops operator not defined with torch.library.custom_op (torch 2.4+); the suite reads a custom "
+            "op's claims from its CustomOpDef, so define it with custom_op, or pass the Function that wraps it",
+        )
     if cls is None:
         cls = _applied_class(spec.function)
         if not (isinstance(cls, type) and issubclass(cls, torch.autograd.Function)):

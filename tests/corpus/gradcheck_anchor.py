@@ -41,6 +41,7 @@ _INPUTS: dict[str, Callable[[torch.Generator], tuple[Any, ...]]] = {
     "scale_in_place": lambda g: (_randn(g, 3, 4), 0.7),
     "log1mexp": lambda g: (torch.rand(3, 4, generator=g, dtype=torch.float64) * 3 + 0.05,),  # x > 0, around log 2
     "softmax_temperature": lambda g: (_randn(g, 3, 4), Keywords(dim=0, temperature=0.5)),
+    "silu_op": lambda g: (_randn(g, 3, 4),),  # a torch.library custom op
     "affine_nondeterministic": lambda g: (_randn(g, 4), _randn(g, 3, 4), _randn(g, 1, 4)),
     # the twins in other people's styles (tests/corpus/real_style_twins.py)
     "classic_softplus": lambda g: (_randn(g, 3, 4),),

@@ -11,6 +11,7 @@ import dataclasses
 
 from autograd_props import PROPERTY_NAMES, FunctionSpec
 from tests.corpus import planted_capability_bugs as capability
+from tests.corpus import planted_custom_op_bugs as custom_op
 from tests.corpus import planted_hygiene_bugs as hygiene
 from tests.corpus import planted_kind_bugs as kind
 from tests.corpus import planted_value_bugs as value
@@ -103,6 +104,32 @@ MUTANTS: dict[str, Mutant] = {
     "NO_FWD_OVER_REV": _mutant("softplus", capability.SoftplusBackwardWithoutForwardMode, "no forward mode through backward", "softplus backward calls a Function without a jvp: fwd-over-rev raises", {"double_backward"}),
     "WRONG_VMAP_RULE": _mutant("softplus", capability.SoftplusWrongVmapRule, "wrong vmap rule", "vmap rule moves the batch dimension", {"vmap"}),
 }
+
+
+def _custom_op_mutant(op: str, bug_class: str, bug: str, catches, allowed=frozenset()) -> Mutant:
+    correct = TWINS["silu_op"]
+    return Mutant(dataclasses.replace(correct, function=custom_op.OPS[op]), correct, bug_class, bug, frozenset(catches), frozenset(allowed))
+
+
+if custom_op.OPS:  # torch 2.4+
+    MUTANTS.update(
+        {
+            "CUSTOM_OP_WRONG_BACKWARD": _custom_op_mutant(
+                "silu_wrong_backward", "custom op: wrong backward", "registered silu backward is sigmoid(x) alone", VJP, BACKWARD_VALUE
+            ),
+            # opcheck's fake-tensor test compares strides too, on the drawn (contiguous) input only.
+            "CUSTOM_OP_FAKE_STRIDES": _custom_op_mutant(
+                "silu_contiguous_fake", "custom op: wrong fake strides", "fake implementation always contiguous (torch.empty)",
+                {"meta_device"}, {"opcheck_faketensor", "opcheck_aot_dispatch_dynamic", "compile"},
+            ),
+            # The write also turns a NaN input's NaN output into silu(0) (special and extreme values),
+            # fails on an expanded input (layouts), and opcheck's schema test may see it.
+            "CUSTOM_OP_UNDECLARED_MUTATION": _custom_op_mutant(
+                "silu_undeclared_mutation", "custom op: undeclared mutation", "kernel replaces NaNs in its input, mutates_args=()",
+                {"no_mutation"}, {"opcheck_schema", "layouts", "special_values", "extreme_values"},
+            ),
+        }
+    )
 
 # Module attributes, so each mutant is reachable as --funcs tests.corpus.mutants:NAME
 globals().update({name: m.spec for name, m in MUTANTS.items()})

@@ -21,6 +21,7 @@ from funcs import (
     logsumexp,
     relu,
     scale_in_place,
+    silu_op,
     sincos,
     softmax,
     softmax_temperature,
@@ -76,6 +77,7 @@ TWINS: dict[str, FunctionSpec] = {
         scale_in_place.SPEC,
         log1mexp.SPEC,
         softmax_temperature.SPEC,
+        *((silu_op.SPEC,) if silu_op.SPEC is not None else ()),  # torch 2.4+
         AFFINE_NONDETERMINISTIC,
         *real_style_twins.SPECS,
     )

@@ -1,7 +1,7 @@
 """The registry of properties: one module each, in the order the report shows them.
 
 Each module defines ``PROPERTY`` (a :class:`~autograd_props.properties.base.Property`: its check,
-how it draws, which dtypes apply, its example budget).  The pytest gate, ``check()`` and the
+how it draws, which dtypes apply, its example budget), or ``PROPERTIES``, several of one kind.  The pytest gate, ``check()`` and the
 report are all generated from ``REGISTRY``; nothing else lists the properties.
 """
 
@@ -22,6 +22,7 @@ from autograd_props.properties import (
     meta_device,
     needs_input_grad,
     no_mutation,
+    opcheck,
     saved_tensor_hygiene,
     special_values,
     unused_outputs,
@@ -36,7 +37,7 @@ __all__ = ["PROPERTY_NAMES", "REGISTRY", "Property", "validate_opt_outs"]
 
 REGISTRY: MappingProxyType[str, Property] = MappingProxyType(
     {
-        module.PROPERTY.name: module.PROPERTY
+        prop.name: prop
         for module in (
             forward,
             vjp_native,
@@ -56,7 +57,9 @@ REGISTRY: MappingProxyType[str, Property] = MappingProxyType(
             extreme_values,
             memory,
             meta_device,
+            opcheck,
         )
+        for prop in getattr(module, "PROPERTIES", None) or (module.PROPERTY,)
     }
 )
 PROPERTY_NAMES: tuple[str, ...] = tuple(REGISTRY)

@@ -33,7 +33,7 @@ class Property:
     reason).  ``without_reference``: why its float64 cell is not applicable to a spec without a
     reference.  ``max_examples`` caps the profile's example budget.  ``finite_differences``: the
     property compares backward with the forward's own slope, which a declared surrogate gradient
-    is by design not.
+    is by design not.  ``custom_ops_only``: not applicable to anything but a custom op.
     """
 
     name: str
@@ -46,6 +46,8 @@ class Property:
     # Why the float64 cell has nothing to compare without a native reference (the Function's own
     # float64 result is the truth there); empty: the cell still checks something.
     without_reference: str = ""
+    # Checks only a torch.library custom op's registration (opcheck's tests).
+    custom_ops_only: bool = False
 
     def __post_init__(self) -> None:
         if self.dtypes not in ("spec", "float64") and not self.dtypes.startswith("full-precision:"):
@@ -57,6 +59,8 @@ class Property:
             return Skip("opted-out", spec.opt_outs[self.name])
         if self.finite_differences and spec.surrogate_gradient:
             return Skip("opted-out", f"surrogate gradient: {spec.surrogate_gradient}")
+        if self.custom_ops_only and spec.custom_op is None:
+            return Skip("not-applicable", "not a torch.library custom op")
         unsupported = compat.unsupported_reason(self.name)
         if unsupported:
             return Skip("skipped", unsupported)

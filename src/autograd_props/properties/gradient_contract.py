@@ -27,10 +27,10 @@ def check_gradient_contract(
         # Indices or codes only, as the reference's: autograd never calls backward.
         notes.append("no output carries a gradient, as none of the reference's does: backward is never called")
         return Verdict(notes=tuple(notes))
-    with recording_backward(spec.function_class) as calls:
+    with recording_backward(spec) as calls:
         vjp(spec.function, args, which, cotangents, what=spec.name)
     if not calls:
-        raise AssertionError(f"{spec.name}: backward of {spec.function_class.__name__} was never called")
+        raise AssertionError(f"{spec.name}: backward of {spec.function_label} was never called")
     for call in calls:
         extra = call.returned[len(call.inputs):]
         if len(call.returned) < len(call.inputs) or any(g is not None for g in extra):
@@ -80,7 +80,7 @@ def _check_output_differentiability(
         if modified.requires_grad and node is not None and not isinstance(modified.grad_fn, node):
             raise AssertionError(
                 f"{spec.name}: argument {position} is modified in place, but its history after the call does not go "
-                f"through {spec.function_class.__name__} (grad_fn {type(modified.grad_fn).__name__}): "
+                f"through {spec.function_label} (grad_fn {type(modified.grad_fn).__name__}): "
                 "a loss on it misses the Function; mark it with ctx.mark_dirty"
             )
     for k, (g, e) in enumerate(zip(got, expected)):

@@ -4,7 +4,9 @@ On ``meta`` tensors the Function must give the reference's output shapes and dty
 backward gradients with its inputs' shapes and dtypes.  Running on meta is not something a plain
 autograd Function claims: one that raises there (it reads values with ``.item()``, goes through
 NumPy, or calls an op without a meta kernel) is "not claimed", as for vmap; one that runs must
-give the right shapes and dtypes.
+give the right shapes and dtypes.  A custom op with a fake implementation (``register_fake``)
+claims it, so raising there fails; and, as ``torch.library.opcheck`` requires of a fake
+implementation, its outputs' strides must be the real outputs' strides, with the arguments as drawn and transposed.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from typing import Any
 
 import torch
 
+from autograd_props.custom_op import has_fake
 from autograd_props.harness import as_outputs, vjp
 from autograd_props.properties.base import Property, draw_args_and_cotangents
+from autograd_props.properties.layouts import transposed
 from autograd_props.results import NOT_CLAIMED, Verdict
 from autograd_props.spec import FunctionSpec
 
@@ -33,7 +37,11 @@ def check_meta_device(spec: FunctionSpec, *, args: tuple[Any, ...], cotangents: 
     try:
         outs, grads = vjp(spec.function, meta_args, which, meta_cots, what=spec.name)
     except Exception as exc:
+        if spec.custom_op is not None and has_fake(spec.custom_op):
+            raise AssertionError(f"{spec.name}: {spec.function_label} registers a fake implementation, yet fails on meta tensors: {exc}") from exc
         return Verdict(notes=(f"{NOT_CLAIMED}: the Function does not run on meta tensors ({type(exc).__name__})",))
+    if spec.custom_op is not None:
+        _check_strides(spec, args)
     for k, (o, r) in enumerate(zip(outs, ref)):
         if o.device.type != "meta" or o.shape != r.shape or o.dtype != r.dtype:
             raise AssertionError(
@@ -48,9 +56,34 @@ def check_meta_device(spec: FunctionSpec, *, args: tuple[Any, ...], cotangents: 
     return []
 
 
+def _check_strides(spec: FunctionSpec, args: tuple[Any, ...]) -> None:
+    """A custom op's fake outputs have its real outputs' strides (what compiled code relies on),
+    for the drawn arguments and for them transposed, where a kernel's layout shows."""
+    variants = {"": args}
+    if any(isinstance(a, torch.Tensor) and a.is_floating_point() and a.dim() >= 2 for a in args):
+        variants[" (floating arguments transposed)"] = tuple(
+            transposed(a) if isinstance(a, torch.Tensor) and a.is_floating_point() else a for a in args
+        )
+    for label, variant in variants.items():
+        with torch.no_grad():
+            real = as_outputs(spec.function(*variant), what=spec.name)
+            fake = as_outputs(spec.function(*_meta(variant)), what=spec.name)
+        for k, (f, r) in enumerate(zip(fake, real)):
+            if f.shape != r.shape:
+                raise AssertionError(f"{spec.name} output {k}{label}: the fake implementation gives shape {tuple(f.shape)}, the real kernel {tuple(r.shape)}")
+            # Strides of a size-1 dimension carry no layout, and an empty tensor has none.
+            dims = [d for d in range(r.dim()) if r.shape[d] > 1]
+            if r.numel() and [f.stride(d) for d in dims] != [r.stride(d) for d in dims]:
+                raise AssertionError(
+                    f"{spec.name} output {k}{label}: the fake implementation gives strides {f.stride()}, the real kernel "
+                    f"{r.stride()} (shape {tuple(r.shape)})"
+                )
+
+
 PROPERTY = Property(
     name="meta_device",
-    summary="on meta tensors, output and gradient shapes and dtypes match the reference's",
+    summary="on meta tensors, output and gradient shapes and dtypes match the reference's (and, for a custom op, "
+    "its real strides)",
     check=check_meta_device,
     draw=draw_args_and_cotangents,
 )

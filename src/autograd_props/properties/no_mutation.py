@@ -1,4 +1,8 @@
-"""Property 'no_mutation': forward leaves its inputs unchanged and backward leaves grad_output unchanged."""
+"""Property 'no_mutation': forward leaves its inputs unchanged and backward leaves grad_output unchanged.
+
+A custom op may modify exactly the arguments its ``mutates_args`` declares (torch relies on the
+declaration to order and functionalize the op); any other is a failure that names the declaration.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from typing import Any
 
 import torch
 
+from autograd_props.custom_op import mutated_positions
 from autograd_props.harness import (
     as_outputs,
     grads_of,
@@ -21,11 +26,15 @@ def check_no_mutation(spec: FunctionSpec, *, args: tuple[Any, ...], cotangents: 
     which = spec.differentiable(args)
     leaves = with_grad(args, which)
     before = [(a._version, a.detach().clone()) if isinstance(a, torch.Tensor) else None for a in leaves]
-    with recording_backward(spec.function_class) as calls:
+    declared = mutated_positions(spec.custom_op) if spec.custom_op is not None else ()
+    with recording_backward(spec) as calls:
         outs = as_outputs(spec.function(*leaves), what=spec.name)
         for i, (a, snapshot) in enumerate(zip(leaves, before)):
-            if snapshot is not None and (a._version != snapshot[0] or not identical(a.detach(), snapshot[1])):
-                raise AssertionError(f"{spec.name}: forward modified its input {i} in place")
+            if i in declared or snapshot is None:
+                continue
+            if a._version != snapshot[0] or not identical(a.detach(), snapshot[1]):
+                undeclared = f", which {spec.function_label} does not declare in mutates_args" if spec.custom_op is not None else ""
+                raise AssertionError(f"{spec.name}: forward modified its input {i} in place{undeclared}")
         grads_of(outs, [leaves[i] for i in which], cotangents)
     for call in calls:
         for k, (g, snapshot) in enumerate(zip(call.grad_outputs, call.grad_outputs_before)):

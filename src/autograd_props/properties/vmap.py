@@ -5,7 +5,9 @@ under ``torch.func.vmap`` what a Python loop over the samples gives, and ``jacre
 must match the reference's.  ``torch.func.vjp`` and ``torch.func.grad`` need no vmap rule and are
 checked for every Function.  A Function without a vmap rule must raise under vmap.  A classic-style
 Function (``forward(ctx, ...)`` without ``setup_context``) cannot claim any of this: torch.func
-refuses every such Function, and the cell says so.
+refuses every such Function, and the cell says so.  A custom op claims vmap with ``register_vmap``;
+without one torch runs it per sample, which must match the loop too; torch.func's other transforms
+refuse a custom op's autograd, and the cell says so.
 """
 
 from __future__ import annotations
@@ -39,23 +41,29 @@ def check_vmap(
     args: tuple[Any, ...],
     batched: dict[int, torch.Tensor],
     cotangents: tuple[torch.Tensor, ...],
-) -> list[float]:
+) -> Verdict:
     """``batched`` maps argument positions to a stack of samples along dim 0; others are shared."""
     which = spec.differentiable(args)
-    if not spec.supports_functorch and _refused(lambda: torch.func.vjp(of_inputs(spec.function, args, which), *(args[i] for i in which))):
+    refused = not spec.supports_functorch and _refused(lambda: torch.func.vjp(of_inputs(spec.function, args, which), *(args[i] for i in which)))
+    if refused and spec.custom_op is None:
         # PyTorch's own rule, not the Function's claim: judge the transforms only if they run.
         return Verdict(notes=(CLASSIC_NOTE,))
-    margins = []
-    if which:
+    margins: list[float] = []
+    notes: list[str] = [CUSTOM_OP_NOTE] if refused else []
+    if which and not refused:
         margins += _check_func_vjp_and_grad(spec, args, which, cotangents)
     if not batched:
-        return margins
+        return Verdict(tuple(margins), tuple(notes))
     in_dims = tuple(0 if i in batched else None for i in range(len(args)))
     vmapped_args = tuple(batched.get(i, a) for i, a in enumerate(args))
     if not spec.claims_vmap:
         if _refused(lambda: torch.func.vmap(spec.function, in_dims=in_dims)(*vmapped_args)):
-            return Verdict(tuple(margins), (f"{NOT_CLAIMED}: no vmap rule, and vmap raised as it must",))
-        raise AssertionError(f"{spec.name}: {spec.function_class.__name__} has no vmap rule, yet vmap returned a result")
+            return Verdict(tuple(margins), (*notes, f"{NOT_CLAIMED}: no vmap rule, and vmap raised as it must"))
+        if spec.custom_op is None:
+            raise AssertionError(f"{spec.name}: {spec.function_label} has no vmap rule, yet vmap returned a result")
+        # torch batches an op without a vmap rule by running it per sample: it must match the loop.
+        notes.append("no register_vmap: torch's per-sample fallback, checked against a loop")
+
     def as_tuple(*a):
         return as_outputs(spec.function(*a), what=spec.name)
 
@@ -71,14 +79,20 @@ def check_vmap(
                     got[j][k], e, m, tolerance=spec.tolerance(e.dtype), what=f"{spec.name} vmap output {j}, sample {k}"
                 ).margin
             )
-    if which and all(args[i].numel() for i in which):
+    if which and not refused and all(args[i].numel() for i in which):
         margins += _check_jacrev(spec, args, which)  # jacrev cannot reshape zero-size Jacobians
-    return margins
+    return Verdict(tuple(margins), tuple(notes))
 
 
 CLASSIC_NOTE = (
     f"{NOT_CLAIMED}: a classic-style Function (forward(ctx, ...), no setup_context), which torch.func refuses "
     "as it does every such Function"
+)
+
+
+CUSTOM_OP_NOTE = (
+    "torch.func.vjp, grad and jacrev refuse a custom op's autograd (torch's own classic-style Function "
+    "behind register_autograd): only vmap of the forward is checked"
 )
 
 
