@@ -13,6 +13,7 @@ from tests.corpus.gradcheck_anchor import (
     run_gradcheck,
 )
 from tests.corpus.mutants import MUTANTS
+from tests.corpus.opcheck_anchor import run_opcheck
 from tests.corpus.twins import TWINS
 from tools import soak
 from tools.corpus_table import MutantRow, property_filter, render
@@ -52,14 +53,25 @@ def test_property_filter_selects_by_marker():
 def test_render_counts_what_each_checker_caught():
     caught, missed = GradcheckOutcome(True, "GradcheckError: Jacobian mismatch"), GradcheckOutcome(False, "")
     rows = [
-        MutantRow("SIGN_FLIP", MUTANTS["SIGN_FLIP"], ("vjp_native",), 1, "args=[()]", {m: caught for m in MODES}),
-        MutantRow("SMALL_RELATIVE_ERROR", MUTANTS["SMALL_RELATIVE_ERROR"], (), None, "", {m: missed for m in MODES}),
+        MutantRow("SIGN_FLIP", MUTANTS["SIGN_FLIP"], ("vjp_native",), 1, "args=[()]", {m: caught for m in MODES}, None),
+        MutantRow("SMALL_RELATIVE_ERROR", MUTANTS["SMALL_RELATIVE_ERROR"], (), None, "", {m: missed for m in MODES}, missed),
     ]
-    text = render(rows, {"softplus": True, "square": False}, {"softplus": {m: missed for m in MODES}, "square": {m: caught for m in MODES}})
+    text = render(
+        rows, {"softplus": True, "square": False}, {"softplus": {m: missed for m in MODES}, "square": {m: caught for m in MODES}},
+        {"softplus": None, "square": caught},
+    )
     assert "| autograd-props | 1 / 2 | 1 / 2 |" in text
     assert "| gradcheck slow | 1 / 2 | 1 / 2 |" in text
+    assert "| opcheck (custom ops only) | 0 / 1 | 0 / 1 |" in text
     assert "| SMALL_RELATIVE_ERROR |" in text and "**missed**" in text
     assert "Missed by gradcheck fast: SMALL_RELATIVE_ERROR." in text
+    assert "Missed by opcheck (custom ops): SMALL_RELATIVE_ERROR." in text
+
+
+@pytest.mark.skipif(not hasattr(torch.library, "opcheck"), reason=f"torch {torch.__version__} has no torch.library.opcheck (torch 2.4+)")
+def test_opcheck_anchor_applies_to_custom_ops_only():
+    assert run_opcheck(TWINS["square"]) is None
+    assert run_opcheck(TWINS["silu_op"]) == GradcheckOutcome(False, "")
 
 
 def test_soak_covers_every_built_in_and_every_twin():

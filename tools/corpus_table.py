@@ -6,7 +6,8 @@ Each mutant runs through the gate as a user would (``--funcs tests.corpus.mutant
 under the ``ci`` profile so its failure is shrunk, restricted to the properties aimed at its bug
 and to float64.
 Each twin runs through the whole gate.  Every mutant and twin also goes through each gradcheck
-mode (see ``gradcheck_anchor``) on fixed float64 inputs.
+mode (see ``gradcheck_anchor``) on fixed float64 inputs, and each custom op through
+``torch.library.opcheck`` on the same inputs (``opcheck_anchor``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import torch
 from tests.corpus.gate_runner import GateRun, kill_all, run_gate
 from tests.corpus.gradcheck_anchor import MODES, GradcheckOutcome, run_gradcheck
 from tests.corpus.mutants import MUTANTS, Mutant
+from tests.corpus.opcheck_anchor import run_opcheck
 from tests.corpus.twins import TWINS
 
 
@@ -34,6 +36,7 @@ class MutantRow:
     examples_needed: int | None  # examples up to and including the first failure
     shrunk_shapes: str
     gradcheck: dict[str, GradcheckOutcome]
+    opcheck: GradcheckOutcome | None  # None: not a custom op
 
 
 def property_filter(props) -> list[str]:
@@ -58,6 +61,7 @@ def mutant_row(name: str, *, profile: str = "ci") -> MutantRow:
         examples_needed=first["first_failure"] if first else None,
         shrunk_shapes=shapes,
         gradcheck={mode: run_gradcheck(mutant.spec, mode) for mode in MODES},
+        opcheck=run_opcheck(mutant.spec),
     )
 
 
@@ -71,11 +75,24 @@ def twin_results(run: GateRun) -> dict[str, bool]:
     return {name: name not in failed for name in TWINS}
 
 
-def _mark(outcome: GradcheckOutcome) -> str:
+def _mark(outcome: GradcheckOutcome | None) -> str:
+    if outcome is None:
+        return "n/a"
     return f"caught ({outcome.detail.split(':')[0]})" if outcome.caught else "missed"
 
 
-def render(rows: list[MutantRow], twins_passed: dict[str, bool], twin_gradcheck: dict[str, dict[str, GradcheckOutcome]]) -> str:
+def _twin_mark(outcome: GradcheckOutcome | None) -> str:
+    if outcome is None:
+        return "n/a"
+    return "passed" if not outcome.caught else f"**false alarm** ({outcome.detail})"
+
+
+def render(
+    rows: list[MutantRow],
+    twins_passed: dict[str, bool],
+    twin_gradcheck: dict[str, dict[str, GradcheckOutcome]],
+    twin_opcheck: dict[str, GradcheckOutcome | None],
+) -> str:
     total = len(rows)
     lines = [
         "# The planted-bug corpus: autograd-props and gradcheck side by side",
@@ -90,7 +107,8 @@ def render(rows: list[MutantRow], twins_passed: dict[str, bool], twin_gradcheck:
         "failing one (in the cell that failed first); the shapes are those of the shrunk failure. "
         "gradcheck: fixed seeded float64 inputs (`tests/corpus/gradcheck_anchor.py`); *slow* is "
         "the default, *fast* is `fast_mode=True`, *strongest* adds `check_forward_ad` (where a jvp "
-        "exists), `check_batched_grad` and `gradgradcheck`. Any error counts as caught.",
+        "exists), `check_batched_grad` and `gradgradcheck`. *opcheck*: `torch.library.opcheck`'s "
+        "tests on the same inputs, for the custom ops only (n/a for the others). Any error counts as caught.",
         "",
         "## Summary",
         "",
@@ -103,29 +121,36 @@ def render(rows: list[MutantRow], twins_passed: dict[str, bool], twin_gradcheck:
         caught = sum(r.gradcheck[mode].caught for r in rows)
         passed = sum(not g[mode].caught for g in twin_gradcheck.values())
         lines.append(f"| gradcheck {mode} | {caught} / {total} | {passed} / {len(twin_gradcheck)} |")
+    ops = [r for r in rows if r.opcheck is not None]
+    op_twins = [o for o in twin_opcheck.values() if o is not None]
+    lines.append(
+        f"| opcheck (custom ops only) | {sum(r.opcheck.caught for r in ops)} / {len(ops)} | "
+        f"{sum(not o.caught for o in op_twins)} / {len(op_twins)} |"
+    )
     lines += [
         "",
         "## Mutants",
         "",
         "| mutant | class | bug | twin | autograd-props caught by | examples needed | shrunk example | "
-        + " | ".join(f"gradcheck {m}" for m in MODES) + " |",
-        "|---" * (7 + len(MODES)) + "|",
+        + " | ".join(f"gradcheck {m}" for m in MODES) + " | opcheck |",
+        "|---" * (8 + len(MODES)) + "|",
     ]
     for r in rows:
         caught = ", ".join(r.caught_by) or "**missed**"
         lines.append(
             f"| {r.name} | {r.mutant.bug_class} | {r.mutant.bug} | {r.mutant.twin.name} | {caught} | "
             f"{r.examples_needed if r.examples_needed is not None else '-'} | {r.shrunk_shapes or '-'} | "
-            + " | ".join(_mark(r.gradcheck[m]) for m in MODES) + " |"
+            + " | ".join(_mark(r.gradcheck[m]) for m in MODES) + f" | {_mark(r.opcheck)} |"
         )
-    lines += ["", "## Twins (correct Functions; every check must pass them)", "", "| twin | autograd-props | " + " | ".join(f"gradcheck {m}" for m in MODES) + " |", "|---" * (2 + len(MODES)) + "|"]
+    lines += ["", "## Twins (correct Functions; every check must pass them)", "", "| twin | autograd-props | " + " | ".join(f"gradcheck {m}" for m in MODES) + " | opcheck |", "|---" * (3 + len(MODES)) + "|"]
     for name, passed in twins_passed.items():
-        marks = " | ".join("passed" if not twin_gradcheck[name][m].caught else f"**false alarm** ({twin_gradcheck[name][m].detail})" for m in MODES)
-        lines.append(f"| {name} | {'passed' if passed else '**false alarm**'} | {marks} |")
+        marks = " | ".join(_twin_mark(twin_gradcheck[name][m]) for m in MODES)
+        lines.append(f"| {name} | {'passed' if passed else '**false alarm**'} | {marks} | {_twin_mark(twin_opcheck[name])} |")
     slowest = sorted((r for r in rows if r.examples_needed), key=lambda r: -r.examples_needed)[:5]
     lines += ["", "Mutants that needed the most examples: " + ", ".join(f"{r.name} ({r.examples_needed})" for r in slowest) + "."]
     missed = {m: [r.name for r in rows if not r.gradcheck[m].caught] for m in MODES}
     lines += [""] + [f"Missed by gradcheck {m}: {', '.join(names) or 'none'}." for m, names in missed.items()]
+    lines += [f"Missed by opcheck (custom ops): {', '.join(r.name for r in ops if not r.opcheck.caught) or 'none'}."]
     return "\n".join(lines) + "\n"
 
 
@@ -150,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         pool.shutdown(wait=True)
     twin_gradcheck = {name: {mode: run_gradcheck(spec, mode) for mode in MODES} for name, spec in TWINS.items()}
-    text = render(rows, twin_results(twins_run), twin_gradcheck)
+    twin_opcheck = {name: run_opcheck(spec) for name, spec in TWINS.items()}
+    text = render(rows, twin_results(twins_run), twin_gradcheck, twin_opcheck)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     print(text)
