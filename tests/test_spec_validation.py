@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from autograd_props import (
-    PROPERTY_NAMES,
     SpecError,
     SpecSourceError,
     load_specs,
