@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from funcs import (
     affine,
+    complex_abs,
+    complex_mul,
     embedding,
     exp,
     grad_reverse,
@@ -46,6 +48,8 @@ SPECS = (
     scale_in_place.SPEC,
     log1mexp.SPEC,
     softmax_temperature.SPEC,
+    complex_mul.SPEC,
+    complex_abs.SPEC,
     # torch 2.4+ (funcs/silu_op.py warns where it is left out)
     *((silu_op.SPEC,) if silu_op.SPEC is not None else ()),
 )

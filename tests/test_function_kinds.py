@@ -50,24 +50,6 @@ def test_sums_in_another_order_pass_only_within_the_declared_ulps():
     assert not same_up_to_order(a, c, 1e9, size)
 
 
-def test_a_complex_tensor_argument_is_an_error_unless_declared_constant():
-    from hypothesis import strategies as st
-
-    import autograd_props
-    from funcs.square import SPEC as SQUARE
-
-    def args(dtype, device):
-        return st.just((torch.ones(2, dtype=dtype), torch.ones(2, dtype=torch.complex64)))
-
-    spec = dataclasses.replace(SQUARE, name="with_complex", function=lambda x, z: SQUARE.function(x),
-                               reference=lambda x, z: torch.square(x), args=args, dtypes=(torch.float64,))
-    report = autograd_props.check(spec, properties=["forward"], raise_on_failure=False)
-    assert report.outcomes == {"forward": "failed"}
-    assert "argument 1 is a torch.complex64 tensor" in report.failed[0].error
-    declared = dataclasses.replace(spec, name="with_complex_constant", non_differentiable=(1,))
-    assert autograd_props.check(declared, properties=["forward"]).outcomes == {"forward": "passed"}
-
-
 class _ArgMax(torch.autograd.Function):
     """Indices only, like a vector quantizer's codes: autograd never calls backward."""
 

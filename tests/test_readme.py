@@ -1,9 +1,10 @@
 """README.md keeps its promises: its two commands come first, CI runs the second, its
-property table lists exactly the registry, and its custom op example runs."""
+property table lists exactly the registry, and its custom op and complex examples run."""
 
 from __future__ import annotations
 
 import re
+import textwrap
 
 import pytest
 import torch
@@ -35,3 +36,10 @@ def test_the_custom_op_example_runs_and_checks_the_op():
     namespace: dict = {}
     exec(compile(code, "README.md (custom ops)", "exec"), namespace)  # noqa: S102 - our own README's example
     assert namespace["SPEC"].custom_op is namespace["silu"]
+
+
+def test_the_complex_example_runs_and_checks_the_function():
+    code = re.search(r"\*\*Complex tensors\.\*\*.*?```python\n(.*?)```", README, re.S)[1]
+    namespace: dict = {}
+    exec(compile(textwrap.dedent(code), "README.md (complex tensors)", "exec"), namespace)  # noqa: S102 - our own README's example
+    assert namespace["SPEC"].dtypes == (torch.complex128, torch.complex64)

@@ -36,7 +36,7 @@ def _replace(**changes):
         ({"args": lambda: None}, "args", "lambda"),
         ({"dtypes": (torch.int32,)}, "dtypes", "torch.int32"),
         ({"dtypes": torch.float32}, "dtypes", "torch.float32"),
-        ({"dtypes": (torch.float32,)}, "dtypes", "float64 is needed"),
+        ({"dtypes": (torch.float32,)}, "dtypes", "float64 (or complex128) is needed"),
         ({"dtypes": (torch.float64, torch.float64)}, "dtypes", "twice"),
         ({"tolerances": {torch.float32: (1e-3,)}}, "tolerances", "(0.001,)"),
         ({"tolerances": {torch.float32: (-1.0, 0.0)}}, "tolerances", "-1.0"),

@@ -7,7 +7,7 @@ The public API::
 * :class:`FunctionSpec` describes one Function: what is checked, a native reference, a strategy
   for its arguments (see :mod:`autograd_props.strategies`: ``tensors``, ``elements``, ``shapes``,
   ``broadcastable_shapes``, ``indices``, ``masks``, ``dims``; and ``keywords`` for keyword
-  arguments).
+  arguments).  ``COMPLEX_DTYPES`` for a Function of complex tensors.
 * :func:`check` runs the properties from Python, outside pytest.
 * :func:`gate` adds the gate to a pytest suite; ``python -m autograd_props MODULE`` runs it as a
   command; the pytest plugin (``--funcs``, ``--devices``, ``--report-dir``, ...) is installed with
@@ -30,6 +30,8 @@ _EXPORTS = {
     "SpecError": "autograd_props.spec",
     "FLOATING_DTYPES": "autograd_props.spec",
     "DEFAULT_TOLERANCES": "autograd_props.spec",
+    "COMPLEX_DTYPES": "autograd_props.complex_views",
+    "ComplexArgs": "autograd_props.complex_views",
     "tensors": "autograd_props.strategies",
     "elements": "autograd_props.strategies",
     "shapes": "autograd_props.strategies",
@@ -55,6 +57,7 @@ __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # for type checkers and readers; at run time __getattr__ imports on first use
     from autograd_props.checking import CheckFailure, CheckReport, check
+    from autograd_props.complex_views import COMPLEX_DTYPES, ComplexArgs
     from autograd_props.devices import available_devices
     from autograd_props.keyword_args import Keywords, keywords
     from autograd_props.loading import SpecSourceError, load_specs, spec_named

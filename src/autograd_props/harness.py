@@ -17,6 +17,7 @@ __all__ = [
     "as_outputs",
     "float64_args",
     "first_order",
+    "function_nodes",
     "float64_cpu_args",
     "grads_of",
     "identical",
@@ -201,6 +202,22 @@ def recording_backward(spec: FunctionSpec) -> Iterator[list[BackwardCall]]:
 
     with _patched(cls, forward_name, forward_recorded), _patched(cls, backward_name, backward_recorded):
         yield calls
+
+
+def function_nodes(outs: Sequence[torch.Tensor], *, depth: int = 5) -> list[Any]:
+    """The autograd nodes of the custom Function behind ``outs``: each output's ``grad_fn``, or,
+    where the suite's wrappers put nodes of their own after the Function (a complex output's
+    real view: stack, select, view_as_real), the first Function node within ``depth`` steps."""
+    found = []
+    for out in outs:
+        frontier = [out.grad_fn] if out.grad_fn is not None else []
+        for _ in range(depth):
+            node = next((n for n in frontier if isinstance(n, torch.autograd.function.BackwardCFunction)), None)
+            if node is not None:
+                found.append(node)
+                break
+            frontier = [n for f in frontier for n, _ in f.next_functions if n is not None]
+    return found
 
 
 def of_inputs(fn: Callable[..., Any], args: Sequence[Any], which: Sequence[int], *, what: str = "function"):

@@ -58,6 +58,9 @@ FD_STEP = 1e-4
 # Smooth truncation at FD_STEP is ~h^2 |phi'''| ~ 1e-8 of the slope; a kink gives O(1).
 NONSMOOTH_RATIO = 1e-3
 FD_ROUNDING_ULPS = 64.0
+# A smooth slope changes by about h |phi''| across a step, 1e-4 of its size for derivatives of
+# order one; a change of a tenth means it varies on a scale below the step.
+STEP_SCALE_CHANGE = 0.1
 # Measured rounding noise (max over a few Monte Carlo runs) to a bound: the Richardson slope
 # amplifies phi's errors by 1.5 / h, and a run's spread understates the worst rounding.
 FD_NOISE_FACTOR = 16.0
@@ -315,6 +318,7 @@ def finite_difference_slope(
     sensitivities: Sequence[torch.Tensor],
     step: float = FD_STEP,
     grad_mode: bool = False,
+    analytic_at: Callable[[float], float] | None = None,
 ) -> FiniteDifferenceResult:
     """Estimate u . (J v) for ``function`` in float64 and judge ``analytic`` against it.
 
@@ -324,6 +328,12 @@ def finite_difference_slope(
     which can cancel to zero, and that of the step: x + t v is rounded, so the displacement
     actually taken is not t v (by up to half an ulp of x, which is 1e-9 of a step of 1e-4 at
     |x| = 500).
+
+    ``analytic_at(t)``: the analytic slope at ``x + t v``.  Differences over a step measure a
+    slope only if it is nearly constant across the step; before a disagreement fails, the slope
+    is taken at ``t = +-h``, and one that changes there by more than ``STEP_SCALE_CHANGE`` of its
+    size (a second derivative like ``1 / |z|`` next to ``z = 0``, at a distance far below the
+    step) leaves the point to the native oracle, as a kink does.
     """
     base = float64_args(args)
     us = [c.to(torch.float64) for c in cotangents]
@@ -361,6 +371,14 @@ def finite_difference_slope(
         noise = rounding_noise(lambda: phi(0.0)[0], samples[0][0])
         if noise > 0.0:
             result = judge(noise=noise)
+    if result.margin > 1.0 and analytic_at is not None:
+        ends = [analytic_at(t) for t in (step, -step)]
+        change = max(abs(a - analytic) for a in ends)
+        if not change <= STEP_SCALE_CHANGE * (abs(analytic) + abs(result.estimate)):  # NaN counts as a change
+            return FiniteDifferenceResult(
+                result.estimate, analytic, 0.0, False,
+                f"the analytic slope changes across the step: {analytic!r} at 0, {ends[0]!r} at h, {ends[1]!r} at -h",
+            )
     return result
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from autograd_props.complex_views import ComplexArgs
 from autograd_props.keyword_args import Keywords, holds
 
 __all__ = ["literal", "reproducer_code", "shapes_of"]
@@ -84,7 +85,8 @@ def shapes_of(kwargs: dict[str, Any]) -> str:
 def reproducer_code(check: Callable[..., Any], source: str, spec_name: str, kwargs: dict[str, Any]) -> str:
     """The lines that rebuild ``kwargs`` and call ``check`` on the spec named ``spec_name``."""
     call_args = "".join(f",\n    {k}={literal(v)}" for k, v in kwargs.items())
-    names = "Keywords, spec_named" if holds(kwargs, Keywords) else "spec_named"
+    markers = [cls.__name__ for cls in (ComplexArgs, Keywords) if holds(kwargs, cls)]
+    names = ", ".join([*markers, "spec_named"])
     return (
         "import torch\n"
         f"from autograd_props import {names}\n"

@@ -20,11 +20,12 @@ from hypothesis import HealthCheck
 from hypothesis.strategies import SearchStrategy
 
 from autograd_props import custom_op as custom_ops
+from autograd_props.complex_views import COMPLEX_DTYPES, calling_with_complex_views, real_dtype
 from autograd_props.in_place import calling_in_place
 from autograd_props.keyword_args import calling_with_keywords
 from autograd_props.own_reference import own_float64
 
-__all__ = ["FunctionSpec", "FLOATING_DTYPES", "DEFAULT_TOLERANCES", "SpecError", "Tolerance", "defines_setup_context"]
+__all__ = ["FunctionSpec", "FLOATING_DTYPES", "COMPLEX_DTYPES", "DEFAULT_TOLERANCES", "SpecError", "Tolerance", "defines_setup_context"]
 
 FLOATING_DTYPES: tuple[torch.dtype, ...] = (
     torch.float64,
@@ -64,8 +65,10 @@ class FunctionSpec:
 
     Optional:
         dtypes: floating dtypes the Function supports (default: float64, float32, float16,
-            bfloat16).  float64 is required unless the spec opts out of the finite-difference
-            property, because that oracle runs in float64.
+            bfloat16), or complex ones (complex128, complex64: the args strategy then draws
+            complex tensors, checked through their real views, see ``complex_views.py``).
+            float64 (complex128 for a complex spec) is required unless the spec opts out of the
+            finite-difference property, because that oracle runs in float64.
         tolerances: per-dtype ``(rtol, atol)`` overrides of torch.testing's defaults.
         surrogate_gradient: a reason, when the backward is intentionally not the derivative of
             the forward (gradient reversal, straight-through).  Finite-difference properties are
@@ -131,14 +134,15 @@ class FunctionSpec:
             object.__setattr__(self, "function_class", _applied_class(self.function))
         object.__setattr__(self, "in_place", tuple(self.in_place))
         # A trailing Keywords argument is passed as keyword arguments (see keyword_args.py).
-        object.__setattr__(self, "function", calling_with_keywords(self.function))
+        # Complex arguments and outputs cross as real views (see complex_views.py).
+        object.__setattr__(self, "function", calling_with_complex_views(calling_with_keywords(self.function)))
         if self.reference is None or getattr(self.reference, "is_own_float64", False):
             raw = getattr(self.function, "raw", self.function)  # before in-place wrapping
             # (dataclasses.replace with another function: its own float64, not the old one's)
             if self.reference is None or getattr(self.reference, "own_of", None) is not raw:
                 object.__setattr__(self, "reference", own_float64(raw, self.in_place))
         else:
-            object.__setattr__(self, "reference", calling_with_keywords(self.reference))
+            object.__setattr__(self, "reference", calling_with_complex_views(calling_with_keywords(self.reference)))
         if self.in_place:
             object.__setattr__(self, "function", calling_in_place(self.function, self.in_place, what=self.name))
             object.__setattr__(self, "reference", calling_in_place(self.reference, self.in_place, what=f"{self.name} reference"))
@@ -154,11 +158,12 @@ class FunctionSpec:
         return self._module
 
     def differentiable(self, args: Sequence[Any]) -> tuple[int, ...]:
-        """Positions of the arguments the suite differentiates: floating tensors not declared constant."""
+        """Positions of the arguments the suite differentiates: floating (or complex) tensors not
+        declared constant.  The properties see complex ones as their real views."""
         return tuple(
             i
             for i, a in enumerate(args)
-            if isinstance(a, torch.Tensor) and a.is_floating_point() and i not in self.non_differentiable
+            if isinstance(a, torch.Tensor) and (a.is_floating_point() or a.is_complex()) and i not in self.non_differentiable
         )
 
     @property
@@ -200,12 +205,23 @@ class FunctionSpec:
 
     def tolerance(self, dtype: torch.dtype) -> Tolerance:
         """(rtol, atol) for dtype: the spec's override or torch.testing's default; (0, 0), exact,
-        for a non-floating dtype (indices, codes, masks)."""
+        for a non-floating dtype (indices, codes, masks).  A complex dtype's real views are
+        judged with its override, else with its parts' dtype's."""
+        if dtype.is_complex:
+            return self.tolerances.get(dtype) or self.tolerance(real_dtype(dtype))
         if not dtype.is_floating_point:
             return (0.0, 0.0)
+        for complex_dtype in COMPLEX_DTYPES:  # the properties see a complex cell's real views
+            if real_dtype(complex_dtype) == dtype and complex_dtype in self.dtypes and dtype not in self.dtypes:
+                return self.tolerances.get(complex_dtype) or DEFAULT_TOLERANCES[dtype]
         if dtype in self.tolerances:
             return self.tolerances[dtype]
         return DEFAULT_TOLERANCES[dtype]
+
+    @property
+    def full_precision_dtype(self) -> torch.dtype:
+        """The dtype the float64-only oracles run in: float64, or complex128 for a complex spec."""
+        return torch.complex128 if torch.float64 not in self.dtypes and torch.complex128 in self.dtypes else torch.float64
 
 
 def defines_setup_context(cls: type) -> bool:
@@ -255,16 +271,16 @@ def _validate(spec: FunctionSpec) -> None:
     _validate_function_class(spec)
     dtypes = spec.dtypes
     if isinstance(dtypes, torch.dtype) or not isinstance(dtypes, (tuple, list)) or not dtypes:
-        fail(name, "dtypes", dtypes, "must be a non-empty tuple of floating torch dtypes")
+        fail(name, "dtypes", dtypes, "must be a non-empty tuple of floating or complex torch dtypes")
     for dtype in dtypes:
-        if dtype not in FLOATING_DTYPES:
-            fail(name, "dtypes", dtypes, f"{dtype!r} is not one of {FLOATING_DTYPES}")
+        if dtype not in FLOATING_DTYPES + COMPLEX_DTYPES:
+            fail(name, "dtypes", dtypes, f"{dtype!r} is not one of {FLOATING_DTYPES + COMPLEX_DTYPES}")
     if len(set(dtypes)) != len(dtypes):
         fail(name, "dtypes", dtypes, "lists a dtype twice")
     if not isinstance(spec.tolerances, Mapping):
         fail(name, "tolerances", spec.tolerances, "must map dtype -> (rtol, atol)")
     for dtype, tol in spec.tolerances.items():
-        if dtype not in FLOATING_DTYPES:
+        if dtype not in FLOATING_DTYPES + COMPLEX_DTYPES:
             fail(name, "tolerances", dict(spec.tolerances), f"key {dtype!r} is not a floating dtype")
         if (
             not isinstance(tol, tuple)
@@ -299,10 +315,11 @@ def _validate(spec: FunctionSpec) -> None:
     _validate_hypothesis(spec)
     if spec.kinks not in KINK_RULES:
         fail(name, "kinks", spec.kinks, f"must be one of {KINK_RULES}")
-    if spec.reference is None and torch.float64 not in dtypes:
-        fail(name, "dtypes", dtypes, "float64 is needed without a reference: every dtype is compared with the Function's own float64 result")
-    if torch.float64 not in dtypes and "vjp_finite_differences" not in spec.opt_outs and not spec.surrogate_gradient:
-        fail(name, "dtypes", dtypes, "float64 is needed by the finite-difference oracle; add it or opt out of 'vjp_finite_differences'")
+    full = torch.float64 in dtypes or torch.complex128 in dtypes
+    if spec.reference is None and not full:
+        fail(name, "dtypes", dtypes, "float64 (or complex128) is needed without a reference: every dtype is compared with the Function's own float64 result")
+    if not full and "vjp_finite_differences" not in spec.opt_outs and not spec.surrogate_gradient:
+        fail(name, "dtypes", dtypes, "float64 (or complex128) is needed by the finite-difference oracle; add it or opt out of 'vjp_finite_differences'")
 
 
 def _validate_hypothesis(spec: FunctionSpec) -> None:

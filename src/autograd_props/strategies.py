@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from hypothesis import strategies as st
 
+from autograd_props.complex_views import COMPLEX_DTYPES, real_dtype
+
 __all__ = [
     "broadcastable_shapes",
     "cotangents_like",
@@ -126,15 +128,27 @@ def tensors(
 ) -> st.SearchStrategy[torch.Tensor]:
     """Plain (no requires_grad) contiguous tensors of ``dtype`` on ``device``.
 
+    A complex dtype (complex64, complex128) draws its real and imaginary parts each from
+    ``elements_strategy`` (default: ``elements`` of the parts' dtype).
+
     >>> tensors(dtype=torch.float16, device="cpu", shape=(2, 3)).example().shape
     torch.Size([2, 3])
     """
+    if dtype.is_complex and real_dtype(dtype) in _NUMPY_DTYPE:
+        parts = tensors(dtype=real_dtype(dtype), device="cpu", shape=_paired(shape), elements_strategy=elements_strategy)
+        return parts.map(lambda p: torch.complex(p[..., 0], p[..., 1]).to(device))
     if dtype not in _NUMPY_DTYPE:
-        raise ValueError(f"tensors: dtype={dtype!r} is not one of {tuple(_NUMPY_DTYPE)}")
+        raise ValueError(f"tensors: dtype={dtype!r} is not one of {(*_NUMPY_DTYPE, *COMPLEX_DTYPES)}")
     shape = shapes() if shape is None else shape
     values = elements(dtype) if elements_strategy is None else elements_strategy
     arrays = hnp.arrays(_NUMPY_DTYPE[dtype], shape, elements=values)
     return arrays.map(lambda a: torch.from_numpy(np.array(a)).to(device=device, dtype=dtype))
+
+
+def _paired(shape: tuple[int, ...] | st.SearchStrategy[tuple[int, ...]] | None) -> st.SearchStrategy[tuple[int, ...]]:
+    """The shape of a complex tensor's real view: a trailing dimension of 2 (real, imaginary)."""
+    drawn = shapes() if shape is None else shape if isinstance(shape, st.SearchStrategy) else st.just(tuple(shape))
+    return drawn.map(lambda s: (*s, 2))
 
 
 def indices(
@@ -191,9 +205,9 @@ def cotangents_like(outputs: tuple[torch.Tensor, ...]) -> st.SearchStrategy[tupl
                 dtype=out.dtype,
                 device=out.device,
                 shape=tuple(out.shape),
-                elements_strategy=elements(out.dtype, max_abs=4.0),
+                elements_strategy=elements(real_dtype(out.dtype), max_abs=4.0),
             )
-            if out.is_floating_point()
+            if out.is_floating_point() or out.is_complex()
             else st.just(torch.zeros(out.shape, dtype=out.dtype, device=out.device))
             for out in outputs
         )

@@ -23,6 +23,10 @@ def _randn(generator: torch.Generator, *shape: int) -> torch.Tensor:
     return torch.randn(*shape, generator=generator, dtype=torch.float64)
 
 
+def _crandn(generator: torch.Generator, *shape: int) -> torch.Tensor:
+    return torch.randn(*shape, generator=generator, dtype=torch.complex128)
+
+
 # Arguments per Function (by spec name), broadcast and batched so that reductions matter.
 _INPUTS: dict[str, Callable[[torch.Generator], tuple[Any, ...]]] = {
     "square": lambda g: (_randn(g, 3, 4),),
@@ -42,6 +46,9 @@ _INPUTS: dict[str, Callable[[torch.Generator], tuple[Any, ...]]] = {
     "log1mexp": lambda g: (torch.rand(3, 4, generator=g, dtype=torch.float64) * 3 + 0.05,),  # x > 0, around log 2
     "softmax_temperature": lambda g: (_randn(g, 3, 4), Keywords(dim=0, temperature=0.5)),
     "silu_op": lambda g: (_randn(g, 3, 4),),  # a torch.library custom op
+    # complex: broadcast so that the reduction matters; complex128
+    "complex_mul": lambda g: (_crandn(g, 3, 4), _crandn(g, 1, 4)),
+    "complex_abs": lambda g: (_crandn(g, 3, 4),),
     "affine_nondeterministic": lambda g: (_randn(g, 4), _randn(g, 3, 4), _randn(g, 1, 4)),
     # the twins in other people's styles (tests/corpus/real_style_twins.py)
     "classic_softplus": lambda g: (_randn(g, 3, 4),),

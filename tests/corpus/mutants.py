@@ -11,6 +11,7 @@ import dataclasses
 
 from autograd_props import PROPERTY_NAMES, FunctionSpec
 from tests.corpus import planted_capability_bugs as capability
+from tests.corpus import planted_complex_bugs as complex_bugs
 from tests.corpus import planted_custom_op_bugs as custom_op
 from tests.corpus import planted_hygiene_bugs as hygiene
 from tests.corpus import planted_kind_bugs as kind
@@ -103,6 +104,9 @@ MUTANTS: dict[str, Mutant] = {
     ),
     "NO_FWD_OVER_REV": _mutant("softplus", capability.SoftplusBackwardWithoutForwardMode, "no forward mode through backward", "softplus backward calls a Function without a jvp: fwd-over-rev raises", {"double_backward"}),
     "WRONG_VMAP_RULE": _mutant("softplus", capability.SoftplusWrongVmapRule, "wrong vmap rule", "vmap rule moves the batch dimension", {"vmap"}),
+    # complex tensors: the conjugate-Wirtinger convention's conj() missing
+    "COMPLEX_MUL_MISSING_CONJ": _mutant("complex_mul", complex_bugs.ComplexMulMissingConj, "complex: conj() missing", "complex multiply backward uses b, not conj(b)", VJP, BACKWARD_VALUE),
+    "COMPLEX_ABS_WIRTINGER": _mutant("complex_abs", complex_bugs.ComplexAbsWirtinger, "complex: conj() missing", "|z| backward uses conj(z) / |z|, not z / |z|", VJP, BACKWARD_VALUE),
 }
 
 

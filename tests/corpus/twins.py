@@ -13,6 +13,8 @@ import torch
 from autograd_props import FunctionSpec
 from funcs import (
     affine,
+    complex_abs,
+    complex_mul,
     embedding,
     exp,
     layernorm,
@@ -78,6 +80,8 @@ TWINS: dict[str, FunctionSpec] = {
         log1mexp.SPEC,
         softmax_temperature.SPEC,
         *((silu_op.SPEC,) if silu_op.SPEC is not None else ()),  # torch 2.4+
+        complex_mul.SPEC,
+        complex_abs.SPEC,
         AFFINE_NONDETERMINISTIC,
         *real_style_twins.SPECS,
     )

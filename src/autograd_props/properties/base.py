@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from autograd_props import compat
 from autograd_props.cell import Cell
+from autograd_props.complex_views import as_real_views
 from autograd_props.harness import as_outputs
 from autograd_props.results import Skip, Verdict
 from autograd_props.spec import FunctionSpec
@@ -66,15 +67,16 @@ class Property:
             return Skip("skipped", unsupported)
         if self.dtypes.startswith("full-precision:") and dtype in HALF_DTYPES:
             return Skip("not-applicable", self.dtypes.partition(":")[2].strip())
-        if not spec.has_reference and self.without_reference and dtype == torch.float64:
+        if not spec.has_reference and self.without_reference and dtype == spec.full_precision_dtype:
             return Skip("not-applicable", f"no reference: {self.without_reference}")
         if dtype not in spec.dtypes:
             return Skip("not-applicable", f"{self.name} runs in float64, which {spec.name} does not support")
         return None
 
     def dtypes_for(self, spec: FunctionSpec) -> tuple[torch.dtype, ...]:
-        """The dtypes this property has a cell for: float64 alone, or every dtype of the spec."""
-        return (torch.float64,) if self.dtypes == "float64" else tuple(spec.dtypes)
+        """The dtypes this property has a cell for: float64 alone (complex128 for a complex
+        spec), or every dtype of the spec."""
+        return (spec.full_precision_dtype,) if self.dtypes == "float64" else tuple(spec.dtypes)
 
     def run(self, cell: Cell, data: st.DataObject) -> None:
         """One example: draw, check under a reproducer, record what it measured."""
@@ -90,14 +92,8 @@ def draw_args(cell: Cell, data: st.DataObject) -> tuple[Any, ...]:
     args = data.draw(spec.args(cell.dtype, torch.device(cell.device)), label="args")
     if not isinstance(args, tuple):
         raise TypeError(f"spec {spec.name!r}: args strategy drew a {type(args).__name__}, expected a tuple")
-    for i, a in enumerate(args):
-        # Floating tensors are differentiated, integer and boolean ones are indices and masks;
-        # a complex one would be neither, so its gradient would go unchecked without a word.
-        if isinstance(a, torch.Tensor) and a.is_complex() and i not in spec.non_differentiable:
-            raise TypeError(
-                f"spec {spec.name!r}: argument {i} is a {a.dtype} tensor, whose gradient the gate does not check; "
-                "declare it in non_differentiable to pass it as a constant"
-            )
+    # Complex tensors are checked through their real views (complex_views.py).
+    args = as_real_views(args)
     if spec.has_reference:
         compat.skip_if_reference_lacks_kernel(spec.reference, args, what=f"{spec.name}'s reference", device=cell.device)
     return args

@@ -125,9 +125,15 @@ def check_double_backward(
             margins.append(compare_with_own_float64(g, own64[k], m, mask, tolerance=tolerance, what=f"{what}, against the Function's own float64 value"))
     if float64_cell:
         analytic = sum(float((s * p).sum()) for s, p in zip(got, probes))
+
+        def analytic_at(t: float) -> float:  # the same second derivatives at the moved point
+            moved_args, moved_cots = _moved(args, cotangents, wrt, probes, t)
+            second = second_order(spec.function, moved_args, which, moved_cots, directions)
+            return sum(float((s * p).sum()) for s, p in zip(second, probes))
+
         result = finite_difference_slope(
             vjp_map(spec.function, n_args, which), everything, wrt, directions, probes, analytic,
-            grad_mode=True, sensitivities=magnitudes,
+            grad_mode=True, sensitivities=magnitudes, analytic_at=analytic_at,
         )
         margins.append(result.check(f"{spec.name}: double backward (second derivatives of the VJP)"))
     if spec.claims_forward_ad:
@@ -148,6 +154,14 @@ def forward_over_reverse(fn, args, which, cotangents, tangents) -> tuple[torch.T
         grads = zeros_where_none(grads_of(outs, [leaves[i] for i in which], cots, create_graph=True), [leaves[i] for i in which])
         tangent_of = [fwAD.unpack_dual(g).tangent for g in grads]
         return tuple(torch.zeros_like(g) if t is None else t.detach() for g, t in zip(grads, tangent_of))
+
+
+def _moved(args, cotangents, wrt, probes, t: float) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """(args, cotangents) with the positions ``wrt`` of their concatenation moved by ``t * probes``."""
+    moved = list(args) + list(cotangents)
+    for position, p in zip(wrt, probes):
+        moved[position] = moved[position] + t * p
+    return tuple(moved[: len(args)]), tuple(moved[len(args):])
 
 
 def _check_forward_over_reverse(spec, args, which, cotangents, directions, probes, sizes, notes) -> list[float]:
@@ -179,10 +193,16 @@ def _check_forward_over_reverse(spec, args, which, cotangents, directions, probe
                                                     what=f"{label}, against the Function's own float64 value"))
     if float64_cell:
         analytic = sum(float((d * t).sum()) for d, t in zip(directions, got))
+        wrt = tuple(which) + tuple(len(args) + k for k, c in enumerate(cotangents) if c.is_floating_point())
+
+        def analytic_at(t: float) -> float:  # the same tangent at the moved point
+            moved_args, moved_cots = _moved(args, cotangents, wrt, probes, t)
+            tangent = forward_over_reverse(spec.function, moved_args, which, moved_cots, probes)
+            return sum(float((d * x).sum()) for d, x in zip(directions, tangent))
+
         result = finite_difference_slope(
-            vjp_map(spec.function, len(args), which), tuple(args) + tuple(cotangents),
-            tuple(which) + tuple(len(args) + k for k, c in enumerate(cotangents) if c.is_floating_point()),
-            directions, probes, analytic, grad_mode=True, sensitivities=sizes.vjp,
+            vjp_map(spec.function, len(args), which), tuple(args) + tuple(cotangents), wrt,
+            directions, probes, analytic, grad_mode=True, sensitivities=sizes.vjp, analytic_at=analytic_at,
         )
         margins.append(result.check(what))
     return margins

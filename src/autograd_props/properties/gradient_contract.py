@@ -45,7 +45,7 @@ def check_gradient_contract(
             if position in spec.non_differentiable:  # never requires grad: autograd drops it unchecked
                 notes.append(f"backward returned a gradient for argument {position}, declared non-differentiable: ignored")
                 continue
-            if not isinstance(meta, tuple) or not meta[1].is_floating_point:
+            if not isinstance(meta, tuple) or not (meta[1].is_floating_point or meta[1].is_complex):
                 raise AssertionError(
                     f"{spec.name}: backward returned a gradient for forward input {position}, "
                     f"which is not a floating tensor ({meta if isinstance(meta, str) else meta[1]}); it must be None"

@@ -18,6 +18,7 @@ import torch
 
 from autograd_props.harness import (
     as_outputs,
+    function_nodes,
     grads_of,
     with_grad,
 )
@@ -40,7 +41,7 @@ def _forward_backward(spec: FunctionSpec, args, which, cotangents, saved: list) 
     leaves = with_grad(args, which)
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         outs = as_outputs(spec.function(*leaves), what=spec.name)
-    nodes = [o.grad_fn for o in outs if o.grad_fn is not None]
+    nodes = function_nodes(outs)
     if not nodes:
         return None, [], []
     ctx = nodes[0]
