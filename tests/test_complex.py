@@ -103,7 +103,7 @@ def test_real_inputs_with_a_complex_output_are_checked_through_the_output_view()
 
         @staticmethod
         def backward(ctx, grad):
-            r, theta, out = ctx.saved_tensors
+            r, _, out = ctx.saved_tensors
             unit = out / r
             return (grad.conj() * unit).real, (grad.conj() * 1j * out).real
 
