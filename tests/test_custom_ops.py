@@ -40,6 +40,31 @@ if hasattr(torch.library, "custom_op"):
     )
 
 
+    @torch.library.custom_op("autograd_props_tests::silu_grad", mutates_args=())
+    def silu_grad(x: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+        return torch.ops.aten.silu_backward(grad, x)  # a backward kernel of its own, no autograd
+
+    @torch.library.custom_op("autograd_props_tests::silu_two_ops", mutates_args=())
+    def silu_two_ops(x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.silu(x)
+
+    silu_two_ops.register_autograd(
+        lambda ctx, g: silu_grad(ctx.saved_tensors[0], g), setup_context=lambda ctx, inputs, output: ctx.save_for_backward(inputs[0])
+    )
+
+
+def test_a_custom_op_whose_backward_is_another_op_without_autograd_does_not_claim_double_backward():
+    from autograd_props.properties.double_backward import check_double_backward
+
+    spec = dataclasses.replace(SILU_OP, name="silu_two_ops", function=silu_two_ops)
+    x = torch.tensor([0.5, -2.0], dtype=torch.float64)
+    verdict = check_double_backward(spec, args=(x,), cotangents=(torch.ones(2, dtype=torch.float64),),
+                                    directions=(torch.ones(2, dtype=torch.float64),), probes=(torch.ones(2, dtype=torch.float64),) * 2)
+    assert verdict.notes[0].startswith(f"{NOT_CLAIMED}: the custom op's backward is not differentiable, and double backward raised")
+    report = autograd_props.check(spec, properties=["vjp_native"], dtypes=[torch.float64], max_examples=5)
+    assert report.outcomes == {"vjp_native": "passed"}
+
+
 def test_a_custom_op_is_accepted_by_any_of_its_names_and_checked():
     for function in (silu, torch.ops.autograd_props_funcs.silu, torch.ops.autograd_props_funcs.silu.default):
         spec = dataclasses.replace(SILU_OP, function=function)

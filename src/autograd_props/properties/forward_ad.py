@@ -37,8 +37,8 @@ from autograd_props.spec import FunctionSpec
 # torch.library has no forward-mode registration, and torch (seen in 2.13) runs a custom op whose
 # inputs do not require grad, dual tensors included, below autograd: the tangents are dropped.
 CUSTOM_OP_NOTE = (
-    f"{NOT_CLAIMED}: a custom op cannot register forward-mode AD, and torch {torch.__version__} returns zero "
-    "tangents through it instead of raising: forward mode through this op is silently wrong"
+    f"{NOT_CLAIMED}: a custom op cannot register forward-mode AD, and torch {torch.__version__} drops the tangents "
+    "through it (no tangent, read as zero) instead of raising: forward mode through this op is silently wrong"
 )
 
 
