@@ -197,3 +197,17 @@ def test_16_bit_allows_four_times_natives_error_and_names_a_precision_loss():
     far = torch.tensor([1.0 + 40 * 2**-10, 2.0], dtype=torch.float16)
     with pytest.raises(AssertionError, match="a precision loss: 40x native's error"):
         assert_matches_truth(far, native, truth, magnitude, tolerance=(0.0, 0.0), what="g")
+
+
+def test_a_second_derivative_varying_far_below_the_step_is_not_judged_by_differences():
+    # Soak seed 242044525 (on 3f7e42a): log1mexp at x = 9.5e-7, where its derivatives change on
+    # the scale of x, far below the step of 1e-4 (x - 2h leaves its domain).  The analytic second
+    # derivative, 2.3e-302 at this scale, is right; the differences saw -2.7e-306.  The slope
+    # changes across the step, so the point is left to the native oracle (fe4a74e).
+    from autograd_props import spec_named
+    from autograd_props.properties.double_backward import check_double_backward
+
+    tiny = torch.tensor(2.2250738585072014e-308, dtype=torch.float64)
+    one = torch.tensor(1.0, dtype=torch.float64)
+    check_double_backward(spec_named("funcs", "log1mexp"), args=(torch.tensor(9.5367431640625e-07, dtype=torch.float64),),
+                          cotangents=(tiny,), directions=(tiny,), probes=(one, one))
