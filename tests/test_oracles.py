@@ -204,7 +204,6 @@ def test_a_second_derivative_varying_far_below_the_step_is_not_judged_by_differe
     # the scale of x, far below the step of 1e-4 (x - 2h leaves its domain).  The analytic second
     # derivative, 2.3e-302 at this scale, is right; the differences saw -2.7e-306.  The slope
     # changes across the step, so the point is left to the native oracle (fe4a74e).
-    from autograd_props import spec_named
     from autograd_props.properties.double_backward import check_double_backward
 
     tiny = torch.tensor(2.2250738585072014e-308, dtype=torch.float64)
