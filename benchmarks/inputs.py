@@ -16,6 +16,9 @@ Shapes:
 * ``sort``: rows as above, sorted along the last dimension; ``log1mexp``: ``x`` in (0.01, 4.01);
 * ``embedding``: ``x`` is the weight table, ``(numel / width, width)`` with ``width`` the largest
   divisor of ``numel`` at most 64, looked up by as many random ids as it has rows;
+* ``complex_mul``, ``complex_abs``: complex ``z`` (and ``w``) of shape ``(numel,)``, passed as the
+  gate passes them: real views ``(numel, 2)`` and a ``ComplexArgs`` marker (``complex_views.py``);
+  float32 means complex64 there, float64 complex128;
 * ``linear``: matmul-shaped, ``x`` of shape ``(numel / k, k)``, ``W`` of shape ``(k, k)`` and ``b``
   of shape ``(k,)``, with ``k`` the largest divisor of ``numel`` that is at most ``sqrt(numel)``
   (1M elements: a 1024 x 1024 by 1024 x 1024 product).
@@ -34,6 +37,7 @@ from typing import Any
 import torch
 
 from autograd_props import FunctionSpec, Keywords
+from autograd_props.complex_views import as_real_views
 from funcs import SPECS
 
 __all__ = ["BUILDERS", "EXTRA_REFERENCES", "BenchInput", "bench_input", "builtin_specs", "largest_divisor_at_most"]
@@ -123,6 +127,20 @@ def _grad_reverse(numel: int, g: torch.Generator) -> tuple[tuple[Any, ...], str]
     return (x, 0.5), f"x {_shape(x)}, alpha 0.5"
 
 
+def _complex_randn(generator: torch.Generator, *shape: int) -> torch.Tensor:
+    return torch.randn(*shape, generator=generator, dtype=torch.complex128)
+
+
+def _complex_elementwise(numel: int, g: torch.Generator) -> tuple[tuple[Any, ...], str]:
+    z = _complex_randn(g, numel)
+    return (z,), f"z {_shape(z)} complex"
+
+
+def _complex_pair(numel: int, g: torch.Generator) -> tuple[tuple[Any, ...], str]:
+    z, w = _complex_randn(g, numel), _complex_randn(g, numel)
+    return (z, w), f"z {_shape(z)}, w {_shape(w)} complex"
+
+
 def _positive(numel: int, g: torch.Generator) -> tuple[tuple[Any, ...], str]:
     x = torch.rand(numel, generator=g, dtype=torch.float64) * 4 + 0.01  # log1mexp's domain, x > 0
     return (x,), f"x {_shape(x)} in (0.01, 4.01)"
@@ -164,7 +182,13 @@ BUILDERS: dict[str, Callable[[int, torch.Generator], tuple[tuple[Any, ...], str]
     "scale_in_place": _scale_in_place,
     "log1mexp": _positive,
     "softmax_temperature": _softmax_temperature,
+    "complex_mul": _complex_pair,
+    "complex_abs": _complex_elementwise,
+    "silu_op": _elementwise,
 }
+
+# The complex dtype with parts of each real dtype the benchmarks ask for.
+_COMPLEX_OF = {torch.float32: torch.complex64, torch.float64: torch.complex128}
 
 
 def _silu_composite(x: torch.Tensor) -> torch.Tensor:
@@ -199,9 +223,12 @@ def bench_input(
         raise ValueError(f"bench_input({spec_name!r}, {numel}): numel must be >= 1")
     generator = torch.Generator().manual_seed(SEED)
     args, shape = builder(numel, generator)
-    # Floating tensors to the dtype; index tensors keep theirs.
-    args = tuple(
-        (a.to(device=device, dtype=dtype) if a.is_floating_point() else a.to(device)) if isinstance(a, torch.Tensor) else a
-        for a in args
-    )
+    # Floating tensors to the dtype, complex ones to the complex dtype with its parts; index
+    # tensors keep theirs.  Complex arguments then cross as real views, as the gate passes them.
+    def converted(a: torch.Tensor) -> torch.Tensor:
+        if a.is_complex():
+            return a.to(device=device, dtype=_COMPLEX_OF[dtype])
+        return a.to(device=device, dtype=dtype) if a.is_floating_point() else a.to(device)
+
+    args = as_real_views(tuple(converted(a) if isinstance(a, torch.Tensor) else a for a in args))
     return BenchInput(args=args, numel=numel, shape=shape)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from autograd_props import ComplexArgs
 from benchmarks.inputs import (
     BUILDERS,
     EXTRA_REFERENCES,
@@ -36,7 +37,8 @@ def test_largest_divisor_at_most(n, bound, expected):
 def test_builder_gives_numel_and_agreeing_outputs(builtin, size):
     spec, numel = builtin, size
     inp = bench_input(spec.name, numel)
-    assert inp.args[0 if spec.name != "affine" else 1].numel() == numel
+    parts = 2 if any(isinstance(a, ComplexArgs) for a in inp.args) else 1  # a complex x as its real view
+    assert inp.args[0 if spec.name != "affine" else 1].numel() == numel * parts
     assert inp.which and all(inp.args[i].dtype == torch.float32 for i in inp.which)
     again = bench_input(spec.name, numel)
     for a, b in zip(inp.args, again.args):  # deterministic
