@@ -20,7 +20,7 @@ from autograd_props.oracles import (
 )
 from autograd_props.spec import FunctionSpec
 
-__all__ = ["vjp_dot_product"]
+__all__ = ["reference_dot_product", "vjp_dot_product"]
 
 
 def vjp_dot_product(
@@ -34,11 +34,23 @@ def vjp_dot_product(
 ) -> FiniteDifferenceResult:
     """The test for ``spec.function`` at ``args``; ``directions`` align with its differentiable
     arguments.  ``sensitivities`` are computed from ``sized_by`` (default: the reference) unless given."""
+    return _dot_product(spec.function, spec, args, cotangents, directions, sensitivities=sensitivities, sized_by=sized_by)
+
+
+def reference_dot_product(
+    spec: FunctionSpec, args: tuple[Any, ...], cotangents: tuple[torch.Tensor, ...], directions: tuple[torch.Tensor, ...]
+) -> FiniteDifferenceResult:
+    """The same test on the spec's reference: how far finite differences are off at this point
+    for a function whose backward is right."""
+    return _dot_product(spec.reference, spec, args, cotangents, directions)
+
+
+def _dot_product(fn, spec, args, cotangents, directions, *, sensitivities=None, sized_by=None) -> FiniteDifferenceResult:
     args = float64_args(args)
     cotangents = float64_args(cotangents)
     which = spec.differentiable(args)
-    _, grads = vjp(spec.function, args, which, cotangents, what=spec.name)
+    _, grads = vjp(fn, args, which, cotangents, what=spec.name)
     analytic = sum(float((g * v.to(g.device)).sum()) for g, v in zip(grads, directions))
     if sensitivities is None:
         sensitivities = jacobian_magnitudes(sized_by or spec.reference, args, which, cotangents).vjp
-    return finite_difference_slope(spec.function, args, which, cotangents, directions, analytic, sensitivities=sensitivities)
+    return finite_difference_slope(fn, args, which, cotangents, directions, analytic, sensitivities=sensitivities)
