@@ -18,7 +18,9 @@ import torch
 from benchmarks import (
     CHECK_SIZES,
     DEVICES_OPTION,
+    DRAW_SIZES,
     SMOKE_CHECK_SIZES,
+    SMOKE_DRAW_SIZES,
     SMOKE_SIZES,
     THREADS_OPTION,
     TIMED_SIZES,
@@ -78,7 +80,7 @@ def _devices(config: pytest.Config) -> list[str]:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Parametrize ``spec`` (with ``impl``), ``numel``/``check_numel`` and ``device``.
+    """Parametrize ``spec`` (with ``impl``), ``numel``/``check_numel``/``draw_numel`` and ``device``.
 
     Sizes are the timed ones only when timing was asked for; otherwise the smoke sizes.
     """
@@ -95,6 +97,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("numel", TIMED_SIZES if timed else SMOKE_SIZES, ids=lambda n: f"n{n}")
     if "check_numel" in names:
         metafunc.parametrize("check_numel", CHECK_SIZES if timed else SMOKE_CHECK_SIZES, ids=lambda n: f"n{n}")
+    if "draw_numel" in names:
+        metafunc.parametrize("draw_numel", DRAW_SIZES if timed else SMOKE_DRAW_SIZES, ids=lambda n: f"n{n}")
     if "device" in names:
         devices = _devices(config)
         params = [

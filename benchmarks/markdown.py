@@ -161,6 +161,24 @@ def _checking_table(runs: Sequence[Run]) -> list[str]:
     return _table(header, rows)
 
 
+def _drawing_table(runs: Sequence[Run]) -> list[str]:
+    impls = ("filled", "elementwise", "randn")
+    multi = len(runs) > 1
+    header = ["numel"] + (["run"] if multi else []) + list(impls) + ["filled / randn", "filled - randn"]
+    rows = []
+    sizes = sorted({n for run in runs for n in run.values("numel", measure="draw")})
+    for n in sizes:
+        for run in runs:
+            for function in run.functions("draw"):
+                med = {i: _median_of(run, "draw", function, i, n, "cpu") for i in impls}
+                extra = "—" if med["filled"] is None or med["randn"] is None else fmt_time(med["filled"] - med["randn"])
+                rows.append(
+                    [fmt_numel(n)] + ([run.label] if multi else []) + [fmt_time(med[i]) for i in impls]
+                    + [fmt_ratio(ratio(med["filled"], med["randn"])), extra]
+                )
+    return _table(header, rows)
+
+
 def _failing_run_table(runs: Sequence[Run]) -> list[str]:
     impls = ("sign-flipped", "correct")
     rows = []
@@ -230,6 +248,15 @@ def build_markdown(runs: Sequence[Run], plot_name: str | None = "benchmarks.png"
         "1000 elements). The ratios use `oracle`; `oracle-fd / gradcheck-fast` shows where its time goes.",
         "",
         *_checking_table(runs),
+        "",
+        "## The cost of drawing an example",
+        "",
+        "One float32 tensor of the given size, 1-D. `filled`: `large_tensors.filled_tensors` (a drawn palette, seed",
+        "and placed values; the fill by `torch.randint` and `index_select`). `elementwise`: `strategies.tensors`, every",
+        "element drawn by Hypothesis (up to 10^4, with Hypothesis's 8 KiB cap on a test case lifted: inside a test it",
+        "cannot draw even 500 float32 elements). `randn`: `torch.randn`, the floor.",
+        "",
+        *_drawing_table(runs),
         "",
         "## The cost of a failing run",
         "",

@@ -1,4 +1,4 @@
-"""Evaluating the benchmark targets (issues 6 and 13) on a run: every target, met or MISSED with its reason.
+"""Evaluating the benchmark targets (issues 6, 13 and 17) on a run: every target, met or MISSED with its reason.
 
 Ratios are of medians.  A missed target is shown as MISSED with its reason, never left out.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from benchmarks.formatting import fmt_ratio
+from benchmarks.formatting import fmt_ratio, fmt_time
 from benchmarks.runs import Run, _baselines, _median_of, _saved_of, ratio
 
 __all__ = ["LESS_WORK", "MISS_REASONS", "RECOMPUTING", "TargetResult", "evaluate_targets"]
@@ -22,6 +22,8 @@ ORACLE_VS_FAST_MAX = 1.0
 CHECK_TARGET_NUMEL = 1000
 FAILING_RUN_RATIO_MAX = 3.0  # a gate run over a failing Function / over its correct twin (issue 13)
 LARGE_NUMEL = 1_000_000  # "at 1M elements": the largest timed size, which must be at least this
+DRAW_VS_RANDN_MAX = 5.0  # drawing a 1M-element float32 tensor: at most 5x torch.randn ... (issue 17)
+DRAW_OVERHEAD_MAX_S = 5e-3  # ... plus a fixed overhead under 5 ms
 
 # Functions that recompute in backward to save memory: their time target is RECOMPUTE_TIME_RATIO_MAX
 # against every native baseline, and their saved bytes must be below (not only at most) 1.0
@@ -107,7 +109,7 @@ class TargetResult:
 
 
 def evaluate_targets(run: Run, device: str = "cpu") -> list[TargetResult]:
-    """Every target of issues 6 and 13, for every Function in the run, met or MISSED (never dropped)."""
+    """Every target of issues 6, 13 and 17, for every Function in the run, met or MISSED (never dropped)."""
     out: list[TargetResult] = []
     sizes = run.values("numel", measure="fwd+bwd", device=device)
     large = max(sizes) if sizes else None
@@ -167,6 +169,17 @@ def evaluate_targets(run: Run, device: str = "cpu") -> list[TargetResult]:
                 target = f"{oracle_impl}/{impl} @{CHECK_TARGET_NUMEL}"
                 r = ratio(oracle, _median_of(run, "check", function, impl, CHECK_TARGET_NUMEL, "cpu"))
                 out.append(TargetResult(run.label, target, function, impl, fmt_ratio(r), f"<= {limit:g}", None if r is None else r <= limit))
+    for function in run.functions("draw"):
+        filled = _median_of(run, "draw", function, "filled", LARGE_NUMEL, "cpu")
+        randn = _median_of(run, "draw", function, "randn", LARGE_NUMEL, "cpu")
+        limit = None if randn is None else DRAW_VS_RANDN_MAX * randn + DRAW_OVERHEAD_MAX_S
+        out.append(
+            TargetResult(
+                run.label, "draw @1M", function, "randn", "—" if filled is None else fmt_time(filled),
+                f"<= {DRAW_VS_RANDN_MAX:g} x randn + {DRAW_OVERHEAD_MAX_S * 1e3:g} ms" + ("" if limit is None else f" = {fmt_time(limit)}"),
+                None if filled is None or limit is None else filled <= limit,
+            )
+        )
     for function in run.functions("gate-run"):
         r = ratio(_median_of(run, "gate-run", function, "sign-flipped", 0, "cpu"), _median_of(run, "gate-run", function, "correct", 0, "cpu"))
         limit = FAILING_RUN_RATIO_MAX

@@ -150,3 +150,19 @@ def test_failing_run_target_is_three_times_the_correct_run(tmp_path, failing, me
     (t,) = [t for t in evaluate_targets(run) if t.target == "failing run"]
     assert (t.function, t.against, t.met) == ("softplus", "correct", met)
     assert f"| py3.11 torch 2.13.0+cpu | softplus | {failing:g} s | 30 s | {t.measured} |" in build_markdown([run], plot_name=None)
+
+
+@pytest.mark.parametrize(("filled", "met"), [(12e-3, True), (16e-3, False)])
+def test_draw_target_is_five_times_randn_plus_five_ms(tmp_path, filled, met):
+    n = 1_000_000
+    path = _write(tmp_path, "bench-draw.json", "2.13.0+cpu", [
+        _bench("float32 tensor", "filled", n, filled, measure="draw"),
+        _bench("float32 tensor", "randn", n, 2e-3, measure="draw"),
+        _bench("float32 tensor", "elementwise", 1000, 0.1, measure="draw"),
+    ])
+    run = load_run(path)
+    (target,) = [t for t in evaluate_targets(run) if t.target == "draw @1M"]
+    assert target.met is met and target.limit == "<= 5 x randn + 5 ms = 15 ms"
+    markdown = build_markdown([run], plot_name=None)
+    assert f"| 1000000 | {filled * 1e3:g} ms | — | 2 ms | {filled / 2e-3:.3f} | {(filled - 2e-3) * 1e3:g} ms |" in markdown
+    assert "| 1000 | — | 100 ms | — | — | — |" in markdown

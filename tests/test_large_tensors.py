@@ -1,0 +1,94 @@
+"""Large-tensor strategies: boundary sizes, a million elements cheaply, and shrinking that still
+reaches the smallest shape and the simplest values."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from hypothesis import find, given, settings
+from hypothesis import strategies as st
+
+from autograd_props.large_tensors import MAX_NUMEL, boundary_side_values, boundary_sides, filled_tensors, large_shapes
+from autograd_props.strategies import elements
+
+QUIET = settings(database=None, derandomize=True, max_examples=200)
+
+
+def test_boundary_sides_are_powers_of_two_and_chunk_multiples_one_either_side():
+    sides = boundary_side_values(max_side=10_000, chunk_sizes=(3000,))
+    assert sides == sorted(sides) and sides[:4] == [0, 1, 2, 3]
+    for k in range(2, 13):
+        assert {2**k - 1, 2**k, 2**k + 1} <= set(sides)
+    assert {2999, 3000, 3001, 5999, 6000, 6001} <= set(sides)
+    assert max(sides) <= 10_000 and 8999 not in sides
+
+
+def test_boundary_sides_respect_min_side():
+    assert min(boundary_side_values(max_side=100, min_side=5)) == 5
+    assert find(boundary_sides(max_side=100, min_side=5), lambda s: True, settings=QUIET) == 5
+
+
+@given(large_shapes(chunk_sizes=(4096,), max_dims=3))
+@settings(database=None, max_examples=100)
+def test_large_shapes_never_exceed_max_numel(shape):
+    assert 1 <= len(shape) <= 3 and math.prod(shape) <= MAX_NUMEL
+
+
+def test_shapes_shrink_to_just_past_the_chunk():
+    assert find(large_shapes(chunk_sizes=(3000,)), lambda s: s[0] > 3000, settings=QUIET) == (3001,)
+    assert 100_000 < math.prod(find(large_shapes(), lambda s: math.prod(s) > 100_000, settings=QUIET)) <= 131_071
+
+
+def test_a_large_tensor_is_reached():
+    tensor = find(filled_tensors(dtype=torch.float32, device="cpu"), lambda t: t.numel() > 500_000, settings=QUIET)
+    assert 500_000 < tensor.numel() <= MAX_NUMEL and tensor.dtype == torch.float32
+
+
+def test_values_shrink_to_one_simple_value_and_stay_in_the_elements_domain():
+    tensor = find(filled_tensors(dtype=torch.float64, device="cpu"), lambda t: t.numel() > 100 and bool(t.any()), settings=QUIET)
+    assert tensor.shape == (127,) and tensor.unique().tolist() == [1.0]
+
+
+@given(filled_tensors(dtype=torch.float16, device="cpu", shape=(2049,), elements_strategy=elements(torch.float16, min_abs=0.5, max_abs=2.0)))
+@settings(database=None, max_examples=30)
+def test_every_element_comes_from_the_elements_strategy(tensor):
+    magnitudes = tensor.abs()
+    assert tensor.shape == (2049,) and bool(((magnitudes >= 0.5) & (magnitudes <= 2.0)).all())
+
+
+def test_a_value_can_be_placed_at_the_last_element_alone():
+    def last_alone(t: torch.Tensor) -> bool:
+        return t.numel() > 1 and bool(t[-1] != 0) and not bool(t[:-1].any())
+
+    values = st.sampled_from([0.0, 1.0])
+    tensor = find(filled_tensors(dtype=torch.float64, device="cpu", shape=(4097,), elements_strategy=values), last_alone, settings=QUIET)
+    assert tensor[-1] != 0 and tensor.count_nonzero() == 1
+
+
+def test_complex_tensors_draw_both_parts():
+    tensor = find(filled_tensors(dtype=torch.complex64, device="cpu", shape=(5,)), lambda t: bool((t.imag != 0).any()), settings=QUIET)
+    assert tensor.dtype == torch.complex64 and tensor.shape == (5,)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: boundary_sides(max_side=10, chunk_sizes=(0,)), "chunk_sizes"),
+        (lambda: boundary_sides(max_side=10, chunk_sizes=[4]), "chunk_sizes"),
+        (lambda: boundary_sides(max_side=3, min_side=5), "min_side"),
+        (lambda: large_shapes(max_numel=0), "max_numel"),
+        (lambda: large_shapes(min_dims=3, max_dims=2), "min_dims"),
+        (lambda: large_shapes(min_side=2000, min_dims=2), "exceeds max_numel"),
+        (lambda: filled_tensors(dtype=torch.float32, device="cpu", max_palette=0), "max_palette"),
+    ],
+)
+def test_bad_arguments_are_refused(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_an_empty_shape_draws_an_empty_tensor():
+    tensor = find(filled_tensors(dtype=torch.float32, device="cpu", shape=st.just((0, 7))), lambda t: True, settings=QUIET)
+    assert tensor.shape == (0, 7)
