@@ -4,7 +4,7 @@
 
 Each mutant runs through the gate as a user would (``--funcs tests.corpus.mutants:NAME``),
 under the ``ci`` profile so its failure is shrunk, restricted to the properties aimed at its bug
-and to float64.
+and to float64 (complex128 for a complex Function).
 Each twin runs through the whole gate.  Every mutant and twin also goes through each gradcheck
 mode (see ``gradcheck_anchor``) on fixed float64 inputs, and each custom op through
 ``torch.library.opcheck`` on the same inputs (``opcheck_anchor``).
@@ -46,9 +46,11 @@ def property_filter(props) -> list[str]:
 
 def mutant_row(name: str, *, profile: str = "ci") -> MutantRow:
     mutant = MUTANTS[name]
-    # float64 cells only: every aimed-at property fails there too, and shrinking each half-precision
-    # cell as well took several times longer for the same answer.
-    run = run_gate(f"tests.corpus.mutants:{name}", *property_filter(mutant.catches), "-k", "float64", profile=profile, timeout=None)
+    # float64 cells only (complex128 for a complex Function): every aimed-at property fails there
+    # too, and shrinking each half-precision cell as well took several times longer for the same answer.
+    run = run_gate(
+        f"tests.corpus.mutants:{name}", *property_filter(mutant.catches), "-k", "float64 or complex128", profile=profile, timeout=None
+    )
     if run.exit_code not in (0, 1):
         raise RuntimeError(f"{name}: the gate could not run (exit {run.exit_code}):\n{run.output[-2000:]}")
     failing = [c for c in run.cells if c["outcome"] == "failed" and c["prop"] in mutant.catches]
@@ -103,7 +105,7 @@ def render(
         "",
         "autograd-props: the gate under the `ci` profile (derandomized, 25 examples per cell), run on "
         "each mutant with `--funcs tests.corpus.mutants:NAME`, restricted to the properties aimed "
-        "at its bug, in float64. *Examples needed* counts Hypothesis's examples up to and including the first "
+        "at its bug, in float64 (complex128 for a complex Function). *Examples needed* counts Hypothesis's examples up to and including the first "
         "failing one (in the cell that failed first); the shapes are those of the shrunk failure. "
         "gradcheck: fixed seeded float64 inputs (`tests/corpus/gradcheck_anchor.py`); *slow* is "
         "the default, *fast* is `fast_mode=True`, *strongest* adds `check_forward_ad` (where a jvp "
