@@ -218,7 +218,7 @@ class MagnitudeMode(TorchDispatchMode):
         func = _functional(func)
         given = _bind(func, args, kwargs)  # the tensors themselves: their magnitudes are keyed by them
         bound = {k: v.detach() if isinstance(v, torch.Tensor) else v for k, v in given.items()}
-        out = _first(func(**bound))
+        out = _first(_call_bound(func, bound))
         if not _is_float(out):
             return None
         total = None
@@ -239,8 +239,8 @@ class MagnitudeMode(TorchDispatchMode):
     def _difference(func, bound, name: str, m: torch.Tensor, step: float) -> torch.Tensor:
         """|f(a + step m) - f(a - step m)| / (2 step): the op's response to an error m in ``name``."""
         a = bound[name]
-        high = _first(func(**{**bound, name: a + step * m}))
-        low = _first(func(**{**bound, name: a - step * m}))
+        high = _first(_call_bound(func, {**bound, name: a + step * m}))
+        low = _first(_call_bound(func, {**bound, name: a - step * m}))
         return (high - low).abs() / (2 * step)
 
     def _store_selected(self, func, flat, spec, out) -> None:
@@ -278,6 +278,22 @@ def _bind(func, args, kwargs) -> dict[str, Any]:
     """The op's arguments by name (defaults left to the op)."""
     names = [a.name for a in func._schema.arguments]
     return dict(zip(names, args)) | dict(kwargs)
+
+
+def _call_bound(func, bound: dict[str, Any]) -> Any:
+    """``func`` on arguments by name: positional ones by position (torch 2.1's ops take no
+    positional argument by keyword), keyword-only ones by keyword."""
+    args, kwargs, skipped = [], {}, []
+    for argument in func._schema.arguments:
+        if argument.kwarg_only:
+            if argument.name in bound:
+                kwargs[argument.name] = bound[argument.name]
+        elif argument.name in bound:
+            args += [a.default_value for a in skipped] + [bound[argument.name]]  # a skipped one takes its default
+            skipped = []
+        else:
+            skipped.append(argument)
+    return func(*args, **kwargs)
 
 
 def _abs(a: Any) -> Any:
