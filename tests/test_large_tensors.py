@@ -62,8 +62,11 @@ def test_a_value_can_be_placed_at_the_last_element_alone():
     def last_alone(t: torch.Tensor) -> bool:
         return t.numel() > 1 and bool(t[-1] != 0) and not bool(t[:-1].any())
 
+    # A one-value palette of 0 and a 1 placed last: rare enough per example that the search needs
+    # more than the other tests' budget (torch 2.1's randint draws other palettes than 2.13's).
     values = st.sampled_from([0.0, 1.0])
-    tensor = find(filled_tensors(dtype=torch.float64, device="cpu", shape=(4097,), elements_strategy=values), last_alone, settings=QUIET)
+    search = settings(QUIET, max_examples=5000)
+    tensor = find(filled_tensors(dtype=torch.float64, device="cpu", shape=(4097,), elements_strategy=values), last_alone, settings=search)
     assert tensor[-1] != 0 and tensor.count_nonzero() == 1
 
 
