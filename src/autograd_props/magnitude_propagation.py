@@ -41,6 +41,7 @@ for one without a formula) and each linear op once more, on magnitudes: O(n), no
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -164,10 +165,6 @@ class MagnitudeMode(TorchDispatchMode):
         """The magnitude recorded for ``t``; ``|t|`` for a tensor made outside the mode (a leaf)."""
         got = self._table.get(t)
         return t.detach().abs() if got is None or got.shape != t.shape else got
-
-    def set_magnitude(self, t: torch.Tensor, m: torch.Tensor) -> None:
-        """Give a leaf another magnitude than ``|t|`` (a tangent's, for example)."""
-        self._table[t] = m.detach().to(t.dtype)
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -300,11 +297,13 @@ def _abs(a: Any) -> Any:
     return abs(a) if isinstance(a, (int, float)) and not isinstance(a, bool) else a
 
 
+@dataclasses.dataclass(frozen=True)
 class PropagatedMagnitudes:
     """Forward and VJP magnitudes from one run of the reference under :class:`MagnitudeMode`."""
 
-    def __init__(self, forward: tuple[torch.Tensor, ...], vjp: tuple[torch.Tensor, ...], unsized: frozenset[str]):
-        self.forward, self.vjp, self.unsized = forward, vjp, unsized
+    forward: tuple[torch.Tensor, ...]
+    vjp: tuple[torch.Tensor, ...]
+    unsized: frozenset[str]
 
 
 def propagated_magnitudes(
