@@ -7,7 +7,7 @@ and its tests compare it with the dense Jacobian first.
 The float64 reference runs once under :class:`MagnitudeMode`, a ``TorchDispatchMode`` that gives
 every floating tensor the op graph makes a *magnitude* ``m >= |value|``, element by element:
 
-* an input (a leaf): ``m = |x|`` (or ``|u|``, ``|v|`` for a cotangent or tangent);
+* an input (a leaf): ``m = |x|`` (``|u|`` for a cotangent);
 * an op: ``m(out) = |J_op| m(inputs) + |out|`` -- Wilkinson's running error bound: if every input
   and every op's result is off by a relative ``eps``, the result is off by at most ``eps m`` to
   first order.  Unlike ``|J| |x|`` of the whole reference it sees the rounding of intermediate
