@@ -131,5 +131,10 @@ def test_opcheck_cells_apply_to_custom_ops_only():
 
 def test_opcheck_cells_are_skipped_with_the_version_where_torch_has_no_opcheck(monkeypatch):
     monkeypatch.delattr(torch.library, "opcheck")
-    reason = compat.unsupported_reason("opcheck_schema")
+    compat._opcheck_unavailable.cache_clear()  # cached per run, and this run has opcheck
+    try:
+        reason = compat.unsupported_reason("opcheck_schema")
+    finally:
+        monkeypatch.undo()
+        compat._opcheck_unavailable.cache_clear()
     assert reason.startswith(f"torch {torch.__version__} on Python") and "no torch.library.opcheck (torch 2.4+)" in reason

@@ -10,6 +10,7 @@ setting avoids, the property adapts instead (``compile_settings``).
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import platform
 import re
@@ -19,7 +20,7 @@ from typing import Any
 import pytest
 import torch
 
-__all__ = ["TORCH_VERSION", "compile_settings", "skip_if_reference_lacks_kernel", "unsupported_reason"]
+__all__ = ["TORCH_VERSION", "compile_settings", "skip_if_reference_lacks_kernel", "skip_where_torch_lacks_kernel", "unsupported_reason"]
 
 TORCH_VERSION: tuple[int, int] = tuple(int(x) for x in re.match(r"(\d+)\.(\d+)", torch.__version__).groups())
 
@@ -47,6 +48,7 @@ def unsupported_reason(prop: str) -> str | None:
     return None
 
 
+@functools.cache  # the installed torch does not change within a run
 def _opcheck_unavailable(test: str) -> str | None:
     opcheck = getattr(torch.library, "opcheck", None)
     if opcheck is None:
@@ -78,22 +80,32 @@ def compile_settings() -> Iterator[None]:
 _MISSING_KERNEL = re.compile(r"not implemented for '(\w+)'")
 
 
-def skip_if_reference_lacks_kernel(reference: Callable[..., Any], args: tuple[Any, ...], *, what: str, device: str) -> None:
-    """Skip the test when native torch has no kernel for the reference at this dtype and device.
+@contextlib.contextmanager
+def skip_where_torch_lacks_kernel(*, what: str, device: str) -> Iterator[None]:
+    """Skip the test when what runs inside stops on a kernel the installed torch lacks.
 
-    torch 2.1 has no CPU float16 kernels for softmax, addmm (``linear``) or layer_norm, so there
-    is no native result to compare with.  Checked on torch < 2.5 only (2.5 has those kernels), by
-    calling the reference once per example with the RNG state restored afterwards.
+    torch 2.1 has no CPU float16 kernels for softmax, addmm (``linear``), layer_norm or cumsum, so
+    a Function or reference that uses one cannot run at that dtype there, whatever its gradient.
+    That is the torch's limit, not a finding, so on torch < 2.5 (which has those kernels) the
+    cell is skipped with the versions named.  Any other error still fails.
     """
+    try:
+        yield
+    except RuntimeError as exc:
+        missing = _MISSING_KERNEL.search(str(exc)) if TORCH_VERSION < (2, 5) else None
+        if missing is None:
+            raise
+        pytest.skip(f"{_versions()}: no {device} {missing[1]} kernel for {what}: {str(exc).splitlines()[0]}")
+
+
+def skip_if_reference_lacks_kernel(reference: Callable[..., Any], args: tuple[Any, ...], *, what: str, device: str) -> None:
+    """Skip the test when native torch has no kernel for the reference at this dtype and device
+    (see :func:`skip_where_torch_lacks_kernel`), by calling the reference once per example on
+    torch < 2.5, with the RNG state restored afterwards."""
     if TORCH_VERSION >= (2, 5) or device == "meta":
         return
     devices = [torch.device(device).index or 0] if device == "cuda" else []
-    try:
-        with torch.random.fork_rng(devices=devices), torch.no_grad():
-            reference(*args)
-    except RuntimeError as exc:
-        missing = _MISSING_KERNEL.search(str(exc))
-        if missing:
-            pytest.skip(f"{_versions()}: no {device} {missing[1]} kernel for {what}: {str(exc).splitlines()[0]}")
-    except Exception:  # anything else is the property's to judge
-        pass
+    # anything but a missing kernel is the property's to judge
+    with contextlib.suppress(Exception), skip_where_torch_lacks_kernel(what=what, device=device), \
+            torch.random.fork_rng(devices=devices), torch.no_grad():
+        reference(*args)

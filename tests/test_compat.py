@@ -1,0 +1,63 @@
+"""How the suite meets an older torch: a kernel that torch lacks skips the cell with the versions
+named, on torch < 2.5 only, and nothing else is skipped for it."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import autograd_props
+from autograd_props import FunctionSpec, compat, tensors
+
+MISSING = "\"cumsum_out_cpu\" not implemented for 'Half'"  # torch 2.1's message, CPU float16 cumsum
+
+
+def _raising(message: str):
+    with compat.skip_where_torch_lacks_kernel(what="a Function", device="cpu"):
+        raise RuntimeError(message)
+
+
+def test_a_missing_kernel_skips_on_an_old_torch_naming_the_versions(monkeypatch):
+    monkeypatch.setattr(compat, "TORCH_VERSION", (2, 1))
+    with pytest.raises(pytest.skip.Exception, match=r"torch .* on Python .*: no cpu Half kernel for a Function: \"cumsum_out_cpu\""):
+        _raising(MISSING)
+    with pytest.raises(RuntimeError, match="a bug of its own"):
+        _raising("a bug of its own")
+
+
+def test_a_missing_kernel_fails_where_torch_has_the_kernels(monkeypatch):
+    monkeypatch.setattr(compat, "TORCH_VERSION", (2, 5))
+    with pytest.raises(RuntimeError, match="not implemented for 'Half'"):
+        _raising(MISSING)
+
+
+class _HalfLessBackward(torch.autograd.Function):
+    """Doubles; its backward stops on a kernel the torch lacks at float16, as a cumsum does on 2.1."""
+
+    @staticmethod
+    def forward(x):
+        return 2 * x
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        pass
+
+    @staticmethod
+    def backward(ctx, grad):
+        if grad.dtype == torch.float16:
+            raise RuntimeError(MISSING)
+        return 2 * grad
+
+
+SPEC = FunctionSpec(name="half_less", function=_HalfLessBackward.apply, reference=lambda x: 2 * x,
+                    args=lambda dtype, device: tensors(dtype=dtype, device=device).map(lambda x: (x,)))
+
+
+@pytest.mark.parametrize(("version", "float16"), [((2, 1), "skipped"), ((2, 13), "failed")])
+def test_a_function_that_lacks_a_kernel_is_skipped_only_on_an_old_torch(monkeypatch, version, float16):
+    monkeypatch.setattr(compat, "TORCH_VERSION", version)
+    report = autograd_props.check(SPEC, properties=["vjp_native"], dtypes=[torch.float16, torch.float32], max_examples=5,
+                                  raise_on_failure=False)
+    assert {c.dtype: c.outcome for c in report.cells} == {"float16": float16, "float32": "passed"}
+    if float16 == "skipped":
+        assert "no cpu Half kernel for half_less" in next(c.reason for c in report.cells if c.dtype == "float16")
