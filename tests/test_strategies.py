@@ -35,6 +35,28 @@ def test_tensors_have_the_requested_dtype_device_and_bounded_values(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_a_plain_floats_strategy_draws_values_rounded_to_the_dtype(dtype):
+    # numpy 1.x makes Hypothesis refuse 0.1 for a float32 array; numpy 2 stores it rounded
+    @given(tensors(dtype=dtype, device="cpu", shape=(4,), elements_strategy=st.floats(0.0, 1.0)))
+    def check(t):
+        assert t.dtype == dtype and ((t >= 0) & (t <= 1)).all()
+
+    check()
+    assert (find(tensors(dtype=dtype, device="cpu", shape=(1,), elements_strategy=st.floats(0.0, 1.0)), lambda t: (t > 0.2).all()) > 0.2).all()
+
+
+def test_a_value_the_dtype_cannot_hold_is_not_silently_made_infinite():
+    drawn = tensors(dtype=torch.float16, device="cpu", shape=(1,), elements_strategy=st.just(1e6))
+
+    @given(drawn)
+    def check(t):
+        pass
+
+    with pytest.raises(ValueError, match="drew 1000000.0, which torch.float16 cannot hold"):
+        check()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_special_cases_are_reachable(dtype):
     strategy = tensors(dtype=dtype, device="cpu")
     assert find(strategy, lambda t: t.dim() == 0).dim() == 0

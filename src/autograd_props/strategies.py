@@ -140,9 +140,28 @@ def tensors(
     if dtype not in _NUMPY_DTYPE:
         raise ValueError(f"tensors: dtype={dtype!r} is not one of {(*_NUMPY_DTYPE, *COMPLEX_DTYPES)}")
     shape = shapes() if shape is None else shape
-    values = elements(dtype) if elements_strategy is None else elements_strategy
+    values = elements(dtype) if elements_strategy is None else _rounded_to(dtype, elements_strategy)
     arrays = hnp.arrays(_NUMPY_DTYPE[dtype], shape, elements=values)
     return arrays.map(lambda a: torch.from_numpy(np.array(a)).to(device=device, dtype=dtype))
+
+
+def _rounded_to(dtype: torch.dtype, values: st.SearchStrategy[float]) -> st.SearchStrategy[float]:
+    """A caller's element strategy with each value rounded to ``dtype``, as storing it does.
+
+    Hypothesis refuses, under numpy 1.x, a value the array's dtype cannot hold exactly, so
+    ``st.floats(0, 1)`` for float32 targets would fail there and pass under numpy 2.  A finite
+    value that would overflow to infinity is an error under both (numpy 2 would store inf).
+    """
+    np_type = _NUMPY_DTYPE[dtype]
+
+    def rounded(value: float) -> float:
+        with np.errstate(over="ignore"):
+            stored = float(np_type(value))
+        if math.isfinite(value) and not math.isfinite(stored):
+            raise ValueError(f"tensors: elements_strategy drew {value!r}, which {dtype} cannot hold (it would be {stored})")
+        return stored
+
+    return values.map(rounded)
 
 
 def _paired(shape: tuple[int, ...] | st.SearchStrategy[tuple[int, ...]] | None) -> st.SearchStrategy[tuple[int, ...]]:
