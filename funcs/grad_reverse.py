@@ -27,7 +27,9 @@ class GradReverse(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_output: torch.Tensor):
-        return grad_output * (-ctx.alpha), None
+        # -alpha as a tensor of grad_output's dtype: torch 2.1's forward AD of a 0-d float32
+        # tensor times a Python float gives a float64 tangent (seen by double_backward)
+        return grad_output * grad_output.new_tensor(-ctx.alpha), None
 
     @staticmethod
     def jvp(ctx, x_tangent: torch.Tensor, alpha_tangent: None) -> torch.Tensor:
