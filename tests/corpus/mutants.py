@@ -70,9 +70,6 @@ MUTANTS: dict[str, Mutant] = {
     # The in-place clamp of an input below -30 raises in every property that calls forward on leaves
     # requiring grad ("a leaf Variable that requires grad is being used in an in-place operation").
     "FORWARD_IN_PLACE": _mutant("softplus", hygiene.SoftplusForwardInPlace, "input modified in place", "softplus forward clamps its input in place", {"no_mutation"}, {"saved_tensor_hygiene", "layouts", "forward"} | VJP | BACKWARD_VALUE),
-    # Left to autograd, the reduction of grad_b runs in the dtype itself: at extreme values it
-    # overflows where native's accumulation does not.
-    "FORGETS_REDUCTION": _mutant("affine", hygiene.AffineForgetsReduction, "broadcast reduction: missing", "affine grad_b left at the broadcast shape", {"gradient_contract"}, {"special_values", "extreme_values"}),
     # compiled autograd asks for other needs_input_grad subsets
     "COMPACTS_GRADIENTS": _mutant("affine", hygiene.AffineCompactsGradients, "needs_input_grad ignored", "gradients shift position when one is not needed", {"needs_input_grad"}, {"gradient_contract", "compile"}),
     # needs_input_grad runs backward once per subset of inputs, and special_values compares a

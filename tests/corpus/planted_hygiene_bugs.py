@@ -54,14 +54,6 @@ class SoftplusForwardInPlace(Softplus):
         return x.clamp(min=0) + torch.log1p(torch.exp(-x.abs()))
 
 
-class AffineForgetsReduction(Affine):
-    @staticmethod
-    def backward(ctx, grad_output):
-        w, x = ctx.saved_tensors
-        # grad_b left at the broadcast shape: autograd sums it for us, so values look right
-        return sum_to_shape(grad_output * x, w.shape), sum_to_shape(grad_output * w, x.shape), grad_output
-
-
 class AffineCompactsGradients(Affine):
     @staticmethod
     def backward(ctx, grad_output):

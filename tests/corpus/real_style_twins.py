@@ -14,7 +14,8 @@ import torch.nn.functional as F
 from hypothesis import strategies as st
 from torch.autograd.function import once_differentiable
 
-from autograd_props import FunctionSpec, dims, elements, keywords, shapes, tensors
+from autograd_props import FunctionSpec, broadcastable_shapes, dims, elements, keywords, shapes, tensors
+from autograd_props.compat import TORCH_VERSION
 
 
 def _one(dtype: torch.dtype, device: torch.device):
@@ -204,6 +205,11 @@ MAX_LAST_DIM = FunctionSpec(
     function=MaxLastDim.apply,
     reference=lambda x: x.max(-1).values,
     args=lambda dtype, device: tensors(dtype=dtype, device=device, shape=shapes(min_dims=1, min_side=1)).map(lambda x: (x,)),
+    # torch 2.1's dynamo asserts inside itself tracing a backward that reads a tensor kept on ctx
+    # ("lift_tracked_freevar_to_input should not be called on root SubgraphTracer"): a torch bug
+    # fixed by 2.5, not this Function's
+    opt_outs={"compile": f"torch {torch.__version__}: dynamo fails inside itself on a tensor kept on ctx (fixed by 2.5)"}
+    if TORCH_VERSION < (2, 5) else {},
 )
 
 
@@ -353,6 +359,30 @@ LOG_SOFTMAX_TEMPERATURE = FunctionSpec(
     function_class=LogSoftmaxTemperature,
 )
 
+# --- 11. gradients left at the broadcast shape for autograd to sum (torch's numpy_mul example) ----
+class BroadcastMul(torch.autograd.Function):
+    """x * y for shapes that broadcast, as torch's custom_op_db ``numpy_mul`` writes its backward:
+    each gradient at the output's shape, which autograd sums to its input's shape by design."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        return x * y
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        x, y = ctx.saved_tensors
+        return grad_output * y, grad_output * x
+
+
+@st.composite
+def _broadcast_mul_args(draw, dtype: torch.dtype, device: torch.device):
+    shape_x, shape_y = draw(broadcastable_shapes(2))
+    return (draw(tensors(dtype=dtype, device=device, shape=shape_x)), draw(tensors(dtype=dtype, device=device, shape=shape_y)))
+
+
+BROADCAST_MUL = FunctionSpec(name="broadcast_mul", function=BroadcastMul.apply, reference=torch.mul, args=_broadcast_mul_args)
+
 SPECS = [
     CLASSIC_SOFTPLUS,
     REVERSE_LAYER,
@@ -365,6 +395,7 @@ SPECS = [
     GELU,
     BCE,
     LOG_SOFTMAX_TEMPERATURE,
+    BROADCAST_MUL,
 ]
 
 # What each twin's report must show: (property, a phrase of the note its passing examples carry).
@@ -376,4 +407,5 @@ NOTES = {
     "max_last_dim": ("memory", "tensors forward made for itself kept on ctx (index)"),
     "squared_relu_saves_output": ("extreme_values", "gradient not judged where it depends on a non-finite output"),
     "sum_of_squares": ("special_values", "gradient not judged where it depends on a non-finite output"),
+    "broadcast_mul": ("gradient_contract", "which autograd sums to its input's"),
 }
