@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from autograd_props.compat import TORCH_VERSION
 from autograd_props.devices import KNOWN_DEVICE_TYPES, available_devices
 from tests.corpus.gate_runner import ROOT, run_gate
 
@@ -182,7 +183,9 @@ def test_several_modules_are_all_checked(tmp_path):
 
 def test_torch_internal_logs_stay_quiet_and_a_repeated_failure_is_printed_once():
     compiled = run_gate("tests.corpus.mutants:COMPACTS_GRADIENTS", "-m", "compile", "-k", "float64")
-    assert compiled.exit_code == 1
+    # dynamo fails inside itself on a backward that calls its parent class's backward from torch
+    # 2.5 on; torch 2.1's dynamo compiles it (as eager, the compacted gradients and all)
+    assert compiled.exit_code == (1 if TORCH_VERSION >= (2, 5) else 0), compiled.output[-2000:]
     assert "DEBUG    torch" not in compiled.output and len(compiled.output.splitlines()) < 1000
     raising = run_gate("tests.corpus.raising_function")  # one bug that every backward-calling property sees
     assert raising.exit_code == 1

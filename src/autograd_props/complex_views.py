@@ -28,6 +28,8 @@ from typing import Any
 
 import torch
 
+from autograd_props.keyword_args import Keywords
+
 __all__ = ["COMPLEX_DTYPES", "ComplexArgs", "as_real_views", "calling_with_complex_views", "real_dtype"]
 
 COMPLEX_DTYPES: tuple[torch.dtype, ...] = (torch.complex128, torch.complex64)
@@ -65,8 +67,6 @@ class ComplexArgs:
 def as_real_views(args: Sequence[Any]) -> tuple[Any, ...]:
     """``args`` with each complex tensor replaced by a real view of a copy of it, and a
     :class:`ComplexArgs` marker naming those positions; unchanged when none is complex."""
-    from autograd_props.keyword_args import Keywords
-
     positions = tuple(i for i, a in enumerate(args) if isinstance(a, torch.Tensor) and a.is_complex())
     if not positions:
         return tuple(args)

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from hypothesis import strategies as st
 
-__all__ = ["Keywords", "calling_with_keywords", "keywords"]
+__all__ = ["Keywords", "calling_with_keywords", "keywords", "split_keywords"]
 
 
 class Keywords(Mapping):
@@ -78,6 +78,14 @@ def keywords(**strategies: st.SearchStrategy[Any]) -> st.SearchStrategy[Keywords
     return st.fixed_dictionaries(strategies).map(lambda values: Keywords(**values))
 
 
+def split_keywords(args: tuple[Any, ...]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """``args`` as a call takes them: the positional ones, and a trailing :class:`Keywords`
+    as a dict (empty when there is none)."""
+    if args and isinstance(args[-1], Keywords):
+        return tuple(args[:-1]), dict(args[-1]._values)
+    return tuple(args), {}
+
+
 def calling_with_keywords(fn: Callable[..., Any]) -> Callable[..., Any]:
     """``fn`` called with a trailing :class:`Keywords` argument unpacked into keyword arguments;
     any other call passes through unchanged."""
@@ -86,9 +94,8 @@ def calling_with_keywords(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def call(*args: Any) -> Any:
-        if args and isinstance(args[-1], Keywords):
-            return fn(*args[:-1], **args[-1]._values)
-        return fn(*args)
+        positional, named = split_keywords(args)
+        return fn(*positional, **named)
 
     call.unpacks_keywords = True
     # No __self__ copied onto it: torch.compile (2.13) takes a function carrying one for a bound

@@ -203,9 +203,7 @@ class MagnitudeMode(TorchDispatchMode):
 
     def _call(self, func, flat, spec):
         args, kwargs = tree_unflatten(list(flat), spec)
-        if func._schema.is_mutable:  # never write into the caller's tensors
-            func = _functional(func)
-        return func(*args, **kwargs)
+        return _functional(func)(*args, **kwargs)  # never writes into the caller's tensors
 
     def _pointwise(self, func, flat, spec, floats) -> torch.Tensor | None:
         """Sum over floating inputs of |d out / d input| m(input): a formula where

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import torch
 
-from autograd_props import FunctionSpec, Keywords
+from autograd_props import FunctionSpec
+from autograd_props.keyword_args import split_keywords
 from tests.corpus.gradcheck_anchor import GradcheckOutcome, fixed_inputs
 
 
@@ -16,9 +17,9 @@ def run_opcheck(spec: FunctionSpec, seed: int = 0) -> GradcheckOutcome | None:
     if spec.custom_op is None or not hasattr(torch.library, "opcheck"):
         return None
     args = fixed_inputs(spec, seed)
-    keywords = args[-1] if args and isinstance(args[-1], Keywords) else None
+    positional, named = split_keywords(args)
     try:
-        torch.library.opcheck(spec.custom_op, args[:-1] if keywords is not None else args, dict(keywords or {}))
+        torch.library.opcheck(spec.custom_op, positional, named)
     except Exception as exc:  # OpCheckError names the failing test
         first_line = (str(exc).strip().splitlines() or [""])[0]
         return GradcheckOutcome(True, f"{type(exc).__name__}: {first_line[:160]}")

@@ -132,15 +132,12 @@ def check_double_backward(
                 own64 = second_order(spec.function, float64_args(args), which, float64_args(cotangents), float64_args(directions))
             margins.append(compare_with_own_float64(g, own64[k], m, mask, tolerance=tolerance, what=f"{what}, against the Function's own float64 value"))
     if float64_cell:
-        analytic = sum(float((s * p).sum()) for s, p in zip(got, probes))
-
-        def analytic_at(t: float) -> float:  # the same second derivatives at the moved point
-            moved_args, moved_cots = _moved(args, cotangents, wrt, probes, t)
-            second = second_order(spec.function, moved_args, which, moved_cots, directions)
-            return sum(float((s * p).sum()) for s, p in zip(second, probes))
-
+        # the same second derivatives at the moved point
+        analytic_at = _at_moved_point(
+            args, cotangents, wrt, probes, lambda a, c: second_order(spec.function, a, which, c, directions), weights=probes
+        )
         result = finite_difference_slope(
-            vjp_map(spec.function, n_args, which), everything, wrt, directions, probes, analytic,
+            vjp_map(spec.function, n_args, which), everything, wrt, directions, probes, _dot(got, probes),
             grad_mode=True, sensitivities=magnitudes, analytic_at=analytic_at,
         )
         margins.append(result.check(f"{spec.name}: double backward (second derivatives of the VJP)"))
@@ -172,6 +169,20 @@ def _moved(args, cotangents, wrt, probes, t: float) -> tuple[tuple[Any, ...], tu
     return tuple(moved[: len(args)]), tuple(moved[len(args):])
 
 
+def _dot(xs, ys) -> float:
+    return sum(float((x * y).sum()) for x, y in zip(xs, ys))
+
+
+def _at_moved_point(args, cotangents, wrt, probes, derivative, *, weights):
+    """``t -> <derivative(args, cotangents moved by t * probes), weights>``: the analytic side of
+    the finite-difference check recomputed at the point a step moved to."""
+
+    def analytic_at(t: float) -> float:
+        return _dot(derivative(*_moved(args, cotangents, wrt, probes, t)), weights)
+
+    return analytic_at
+
+
 def _check_forward_over_reverse(spec, args, which, cotangents, directions, probes, sizes, notes) -> list[float]:
     """A Function claiming a jvp and double backward: the jvp of its VJP (gradcheck's
     check_fwd_over_rev) matches the reference's and, in float64, finite differences of the VJP."""
@@ -200,17 +211,14 @@ def _check_forward_over_reverse(spec, args, which, cotangents, directions, probe
             margins.append(compare_with_own_float64(g, own[k], sizes.jvp[k], torch.ones(g.shape, dtype=torch.bool), tolerance=tolerance,
                                                     what=f"{label}, against the Function's own float64 value"))
     if float64_cell:
-        analytic = sum(float((d * t).sum()) for d, t in zip(directions, got))
         wrt = tuple(which) + tuple(len(args) + k for k, c in enumerate(cotangents) if c.is_floating_point())
-
-        def analytic_at(t: float) -> float:  # the same tangent at the moved point
-            moved_args, moved_cots = _moved(args, cotangents, wrt, probes, t)
-            tangent = forward_over_reverse(spec.function, moved_args, which, moved_cots, probes)
-            return sum(float((d * x).sum()) for d, x in zip(directions, tangent))
-
+        # the same tangent at the moved point
+        analytic_at = _at_moved_point(
+            args, cotangents, wrt, probes, lambda a, c: forward_over_reverse(spec.function, a, which, c, probes), weights=directions
+        )
         result = finite_difference_slope(
             vjp_map(spec.function, len(args), which), tuple(args) + tuple(cotangents), wrt,
-            directions, probes, analytic, grad_mode=True, sensitivities=sizes.vjp, analytic_at=analytic_at,
+            directions, probes, _dot(directions, got), grad_mode=True, sensitivities=sizes.vjp, analytic_at=analytic_at,
         )
         margins.append(result.check(what))
     return margins

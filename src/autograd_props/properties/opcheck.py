@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from autograd_props.harness import with_grad
-from autograd_props.keyword_args import Keywords
+from autograd_props.keyword_args import split_keywords
 from autograd_props.properties.base import Property, draw_args
 from autograd_props.results import Verdict
 from autograd_props.spec import FunctionSpec
@@ -25,11 +25,10 @@ from autograd_props.spec import FunctionSpec
 
 def _checking(test: str):
     def check(spec: FunctionSpec, *, args: tuple[Any, ...]) -> Verdict:
-        keywords = args[-1] if args and isinstance(args[-1], Keywords) else None
-        positional = args[:-1] if keywords is not None else args
+        positional, named = split_keywords(args)
         leaves = with_grad(positional, spec.differentiable(positional))
         try:
-            torch.library.opcheck(spec.custom_op, leaves, dict(keywords or {}), test_utils=(test,))
+            torch.library.opcheck(spec.custom_op, leaves, named, test_utils=(test,))
         except Exception as exc:  # opcheck's OpCheckError, with the failing test's cause
             cause = f" ({type(exc.__cause__).__name__}: {exc.__cause__})" if exc.__cause__ is not None else ""
             raise AssertionError(f"{spec.name}: torch.library.opcheck {test} failed: {exc}{cause}") from exc
