@@ -49,9 +49,14 @@ __all__ = [
     "finite_difference_slope",
     "Magnitudes",
     "jacobian_magnitudes",
+    "BeyondOracle",
+    "DENSE_JACOBIAN_LIMIT",
 ]
 
 ROUNDING_ULPS = 8.0
+# Entries of the dense float64 Jacobian (32 MiB) above which magnitudes are propagated instead:
+# far above the default strategies' tensors (125 x 125), far below a million elements squared.
+DENSE_JACOBIAN_LIMIT = 2**22
 # Native's error may be exceeded this many times in 16-bit dtypes (see native_allowance).
 LOW_PRECISION_FACTOR = {torch.float16: 4.0, torch.bfloat16: 4.0}
 FD_STEP = 1e-4
@@ -232,6 +237,10 @@ def jacobian_magnitudes(
     """Magnitudes of the forward values, the VJP for ``cotangents`` and the JVP for ``tangents``.
 
     Computed on the CPU in float64.  ``reference`` may itself use autograd (for second order).
+    From the dense Jacobian while it has at most DENSE_JACOBIAN_LIMIT entries (every tensor the
+    default strategies draw); beyond, by propagating magnitudes op by op in O(n)
+    (``magnitude_propagation.py``), which bounds the dense magnitudes from above and sees the
+    shared reductions the dense coupling stands for, so no coupling is returned there.
     """
     args64 = float64_cpu_args(args)
     inputs = tuple(args64[i] for i in which)
@@ -244,6 +253,8 @@ def jacobian_magnitudes(
 
     with torch.enable_grad():
         outs = tuple(o.detach() for o in of_inputs(*inputs))
+    if sum(x.numel() for x in inputs) * sum(o.numel() for o in outs) > DENSE_JACOBIAN_LIMIT:
+        return _propagated(reference, args, which, inputs, outs, cotangents, tangents)
     forward = [o.abs().to(torch.float64) for o in outs]  # integer outputs too (they have no Jacobian)
     vjp = [torch.zeros_like(x) for x in inputs]
     jvp = [torch.zeros_like(o) for o in outs]
@@ -274,6 +285,24 @@ def jacobian_magnitudes(
         tuple((r.T @ r > 0) if r.numel() else None for r in input_reach),
         tuple((r @ r.T > 0) if r.numel() else None for r in output_reach),
     )
+
+
+class BeyondOracle(Exception):
+    """The example is beyond what the oracle can size; the property skips it, saying why."""
+
+
+def _propagated(reference, args, which, inputs, outs, cotangents, tangents) -> Magnitudes:
+    """:func:`jacobian_magnitudes` without the Jacobian (see ``magnitude_propagation.py``)."""
+    from autograd_props.magnitude_propagation import propagated_magnitudes
+
+    size = f"{sum(x.numel() for x in inputs)} input and {sum(o.numel() for o in outs)} output elements"
+    if tangents is not None:
+        raise BeyondOracle(f"JVP magnitudes at {size}: the O(n) oracle propagates values and cotangents, not yet tangents")
+    found = propagated_magnitudes(reference, args, which, cotangents)
+    if found.unsized:
+        raise BeyondOracle(f"the reference uses ops the O(n) oracle cannot size ({', '.join(sorted(found.unsized))}) at {size}")
+    vjp = found.vjp if cotangents is not None else tuple(torch.zeros_like(x) for x in inputs)
+    return Magnitudes(found.forward, vjp, tuple(torch.zeros_like(o) for o in outs))
 
 
 @dataclasses.dataclass(frozen=True)

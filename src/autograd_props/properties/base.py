@@ -7,6 +7,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 import torch
 from hypothesis import strategies as st
 
@@ -14,6 +15,7 @@ from autograd_props import compat
 from autograd_props.cell import Cell
 from autograd_props.complex_views import as_real_views
 from autograd_props.harness import as_outputs
+from autograd_props.oracles import BeyondOracle
 from autograd_props.results import Skip, Verdict
 from autograd_props.spec import FunctionSpec
 from autograd_props.strategies import cotangents_like, elements, tensors
@@ -82,7 +84,10 @@ class Property:
         """One example: draw, check under a reproducer, record what it measured."""
         kwargs = self.draw(cell, data)
         with cell.reproduce(self.check, kwargs), compat.skip_where_torch_lacks_kernel(what=cell.spec.name, device=cell.device):
-            verdict = Verdict.of(self.check(cell.spec, **kwargs))
+            try:
+                verdict = Verdict.of(self.check(cell.spec, **kwargs))
+            except BeyondOracle as exc:  # a limit of the suite, said as such, not a finding
+                pytest.skip(f"{self.name} cannot judge this example: {exc}")
         cell.record(verdict)
 
 

@@ -1,0 +1,56 @@
+"""Beyond DENSE_JACOBIAN_LIMIT entries the native oracle sizes results by propagating magnitudes
+(O(n)) instead of the dense Jacobian: still an upper bound of the dense magnitudes, still strict
+enough to catch a wrong gradient, and what it cannot size is said, never guessed."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import autograd_props
+from autograd_props import oracles
+from autograd_props.oracles import BeyondOracle, jacobian_magnitudes
+from autograd_props.properties.vjp_native import check_vjp_native
+from funcs.softmax import SPEC as SOFTMAX
+from tests.corpus.mutants import MUTANTS
+from tests.corpus.real_style_twins import MULTI_MARGIN
+
+
+def _softmax_example(rows: int, cols: int, dtype: torch.dtype = torch.float64):
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(rows, cols, generator=generator, dtype=torch.float64).to(dtype)
+    u = torch.randn(rows, cols, generator=generator, dtype=torch.float64).to(dtype)
+    return (x, 1), (u,)
+
+
+def test_past_the_limit_the_magnitudes_are_propagated_and_bound_the_dense_ones(monkeypatch):
+    args, cotangents = _softmax_example(4, 8)
+    dense = jacobian_magnitudes(SOFTMAX.reference, args, (0,), cotangents)
+    monkeypatch.setattr(oracles, "DENSE_JACOBIAN_LIMIT", 0)
+    propagated = jacobian_magnitudes(SOFTMAX.reference, args, (0,), cotangents)
+    assert dense.input_coupling and not propagated.input_coupling  # propagation needs no coupling
+    for got, bound in [(propagated.forward[0], dense.forward[0]), (propagated.vjp[0], dense.vjp[0])]:
+        assert bool((got >= bound * (1 - 1e-9)).all()) and bool((got <= 1e3 * bound).all())
+
+
+def test_a_softmax_of_thousands_of_elements_is_judged_and_its_missing_term_caught():
+    args, cotangents = _softmax_example(50, 64, torch.float32)  # 3,200 elements: a dense Jacobian of 10 million
+    assert args[0].numel() ** 2 > oracles.DENSE_JACOBIAN_LIMIT
+    check_vjp_native(SOFTMAX, args=args, cotangents=cotangents)
+    with pytest.raises(AssertionError, match="gradient"):
+        check_vjp_native(MUTANTS["SOFTMAX_MISSING_TERM"].spec, args=args, cotangents=cotangents)
+
+
+def test_tangents_past_the_limit_are_said_to_be_beyond_the_oracle(monkeypatch):
+    args, cotangents = _softmax_example(2, 3)
+    monkeypatch.setattr(oracles, "DENSE_JACOBIAN_LIMIT", 0)
+    with pytest.raises(BeyondOracle, match="not yet tangents"):
+        jacobian_magnitudes(SOFTMAX.reference, args, (0,), cotangents, tangents=cotangents)
+
+
+def test_an_op_the_propagation_cannot_size_skips_the_cell_naming_it(monkeypatch):
+    monkeypatch.setattr(oracles, "DENSE_JACOBIAN_LIMIT", 0)
+    report = autograd_props.check(MULTI_MARGIN, properties=["vjp_native"], dtypes=[torch.float32], max_examples=5)
+    (cell,) = report.cells
+    assert cell.outcome == "skipped", cell
+    assert "vjp_native cannot judge this example" in cell.reason and "multi_margin_loss_backward" in cell.reason
