@@ -27,7 +27,7 @@ ROUNDING = 1e-9  # the two are computed in different orders of float64 operation
 # Ops the propagation has no rule for, in references it then cannot size (the oracle falls back to
 # the dense Jacobian there): named, so that a new rule or a new gap shows here.
 KNOWN_UNSIZED = {
-    "multi_margin_loss": {"aten.multi_margin_loss_backward.default", "prims.where.default"},  # no decomposition to aten ops
+    "multi_margin_loss": {"aten.multi_margin_loss_backward.default"},  # no decomposition to aten ops
 }
 
 

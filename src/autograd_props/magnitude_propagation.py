@@ -82,6 +82,8 @@ SUMMING = _packets("sum", "mean", "cumsum", "scatter_add", "index_add", "embeddi
 MULTILINEAR = _packets("mm", "bmm", "matmul", "mv", "dot", "addmm", "baddbmm", "addmv", "addbmm", "convolution", "_convolution", "linear")
 SELECTING_WITH_INDICES = _packets("sort", "topk", "kthvalue", "median", "nanmedian", "mode", "cummax", "cummin")
 SELECTING = _packets("amax", "amin", "max", "min")
+# prims.where (in the decompositions of losses such as nll_loss): each element moved from one input.
+PRIMS_WHERE = torch.ops.prims.where.default
 
 
 def _is_float(t: Any) -> bool:
@@ -182,6 +184,8 @@ class MagnitudeMode(TorchDispatchMode):
             return out
         if torch.Tag.pointwise in func.tags:
             mags = self._pointwise(func, flat, spec, floats)
+        elif func is PRIMS_WHERE:
+            mags = self._call(func, [self.magnitude(a) if i in floats else _abs(a) for i, a in enumerate(flat)], spec)
         elif packet in LINEAR or packet in SELECTING:
             # SELECTING without indices (amax, max of all): the op over magnitudes bounds the selected one's.
             mags = self._call(func, [self.magnitude(a) if i in floats else a for i, a in enumerate(flat)], spec)
@@ -197,7 +201,7 @@ class MagnitudeMode(TorchDispatchMode):
             self.unsized.add(str(func))
             mags = None
         out = func(*args, **kwargs)
-        moves_only = packet in LINEAR and packet not in SUMMING or packet in SELECTING
+        moves_only = packet in LINEAR and packet not in SUMMING or packet in SELECTING or func is PRIMS_WHERE
         self._store(out, mags, rounded=not moves_only)
         return out
 
