@@ -54,8 +54,9 @@ __all__ = [
 ]
 
 ROUNDING_ULPS = 8.0
-# Entries of the dense float64 Jacobian (32 MiB) above which magnitudes are propagated instead:
-# far above the default strategies' tensors (125 x 125), far below a million elements squared.
+# (Input + output elements)^2, which bounds the dense Jacobian's entries and its coupling
+# matrices' (32 MiB of float64), above which magnitudes are propagated instead: far above the
+# default strategies' tensors (a few hundred elements), far below a million squared.
 DENSE_JACOBIAN_LIMIT = 2**22
 # Native's error may be exceeded this many times in 16-bit dtypes (see native_allowance).
 LOW_PRECISION_FACTOR = {torch.float16: 4.0, torch.bfloat16: 4.0}
@@ -237,8 +238,8 @@ def jacobian_magnitudes(
     """Magnitudes of the forward values, the VJP for ``cotangents`` and the JVP for ``tangents``.
 
     Computed on the CPU in float64.  ``reference`` may itself use autograd (for second order).
-    From the dense Jacobian while it has at most DENSE_JACOBIAN_LIMIT entries (every tensor the
-    default strategies draw); beyond, by propagating magnitudes op by op in O(n)
+    From the dense Jacobian while (input + output elements)^2 is at most DENSE_JACOBIAN_LIMIT
+    (every tensor the default strategies draw); beyond, by propagating magnitudes op by op in O(n)
     (``magnitude_propagation.py``), which bounds the dense magnitudes from above and sees the
     shared reductions the dense coupling stands for, so no coupling is returned there.
     """
@@ -253,7 +254,8 @@ def jacobian_magnitudes(
 
     with torch.enable_grad():
         outs = tuple(o.detach() for o in of_inputs(*inputs))
-    if sum(x.numel() for x in inputs) * sum(o.numel() for o in outs) > DENSE_JACOBIAN_LIMIT:
+    # The Jacobian is numel_in x numel_out, and the coupling matrices numel_in^2 and numel_out^2.
+    if (sum(x.numel() for x in inputs) + sum(o.numel() for o in outs)) ** 2 > DENSE_JACOBIAN_LIMIT:
         return _propagated(reference, args, which, inputs, outs, cotangents, tangents)
     forward = [o.abs().to(torch.float64) for o in outs]  # integer outputs too (they have no Jacobian)
     vjp = [torch.zeros_like(x) for x in inputs]
