@@ -1,5 +1,5 @@
 """Large-tensor strategies: boundary sizes, a million elements cheaply, and shrinking that still
-reaches the smallest shape and the simplest values."""
+reaches the smallest shape and the simplest values; the gate drawing a spec at its sizes."""
 
 from __future__ import annotations
 
@@ -10,8 +10,13 @@ import torch
 from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
+import autograd_props
+from autograd_props import FunctionSpec
 from autograd_props.large_tensors import MAX_NUMEL, boundary_side_values, boundary_sides, filled_tensors, large_shapes
-from autograd_props.strategies import elements
+from autograd_props.profiles import LARGE
+from autograd_props.sizes import Sizes, current_sizes, drawing_sizes
+from autograd_props.strategies import elements, indices, masks, shapes, tensors
+from funcs.square import SPEC as SQUARE
 
 QUIET = settings(database=None, derandomize=True, max_examples=200)
 
@@ -95,3 +100,32 @@ def test_bad_arguments_are_refused(make, message):
 def test_an_empty_shape_draws_an_empty_tensor():
     tensor = find(filled_tensors(dtype=torch.float32, device="cpu", shape=st.just((0, 7))), lambda t: True, settings=QUIET)
     assert tensor.shape == (0, 7)
+
+
+def _recording_square(sizes: str, seen: list[int]) -> FunctionSpec:
+    def args(dtype, device):
+        return tensors(dtype=dtype, device=device).map(lambda x: seen.append(x.numel()) or (x,))
+
+    return FunctionSpec(name="square_sizes", function=SQUARE.function, reference=torch.square, args=args, sizes=sizes, chunk_sizes=(4096,))
+
+
+@pytest.mark.parametrize(("sizes", "profile", "large"), [("small", None, False), ("large", None, True), ("small", LARGE, True)])
+def test_the_gate_draws_a_spec_at_its_sizes_or_the_profiles(sizes, profile, large):
+    seen: list[int] = []
+    autograd_props.check(_recording_square(sizes, seen), properties=["forward"], dtypes=[torch.float32], profile=profile, max_examples=10)
+    assert (max(seen) > 5**3) is large, seen
+    assert current_sizes() == Sizes()  # nothing leaks past the cell
+
+
+def test_a_declared_chunk_size_is_reached_and_just_passed():
+    with drawing_sizes(Sizes(large=True, chunk_sizes=(4096,))):
+        rows = find(shapes(min_dims=2, max_dims=2, min_side=1), lambda s: s[0] > 4096)
+    assert rows[0] == 4097
+
+
+def test_at_large_sizes_indices_and_masks_are_filled_too():
+    with drawing_sizes(Sizes(large=True)):
+        ids = find(indices(7, device="cpu"), lambda t: t.numel() > 10**4)
+        mask = find(masks(device="cpu"), lambda t: t.numel() > 10**4 and bool(t.any()))
+    assert ids.dtype == torch.int64 and 0 <= int(ids.min()) and int(ids.max()) < 7
+    assert mask.dtype == torch.bool

@@ -46,6 +46,9 @@ def _replace(**changes):
         ({"in_place": (0, 0)}, "in_place", "(0, 0)"),
         ({"nondet_ulps": -1.0}, "nondet_ulps", "-1.0"),
         ({"nondet_ulps": float("inf")}, "nondet_ulps", "inf"),
+        ({"sizes": "huge"}, "sizes", "'huge'"),
+        ({"chunk_sizes": 4096}, "chunk_sizes", "4096"),
+        ({"chunk_sizes": (0,)}, "chunk_sizes", "(0,)"),
     ],
 )
 def test_malformed_spec_names_field_and_value(changes, field, value_text):

@@ -23,7 +23,7 @@ from autograd_props.devices import parse_devices
 from autograd_props.loading import unique
 from autograd_props.plugin.report import merge, write_report
 from autograd_props.plugin.session import Sourced, specs_from
-from autograd_props.profiles import gate_settings
+from autograd_props.profiles import draws_large, gate_settings
 from autograd_props.properties import PROPERTY_NAMES, REGISTRY, validate_opt_outs
 from autograd_props.results import CellResult, Failure
 from autograd_props.runner import DEFAULT_EXAMPLE_TIMEOUT, Budget, plan, run_cell
@@ -112,7 +112,7 @@ def check(
     hypothesis_settings = gate_settings(profile)
     if max_examples is not None:
         hypothesis_settings = settings(hypothesis_settings, max_examples=max_examples)
-    budget = Budget(hypothesis_settings, shrink_all=full_shrink, example_timeout=example_timeout)
+    budget = Budget(hypothesis_settings, shrink_all=full_shrink, example_timeout=example_timeout, large_sizes=draws_large(profile))
     cells = []
     for item in _specs(specs):
         for name in names:

@@ -12,12 +12,13 @@ import os
 
 from hypothesis import HealthCheck, Phase, settings
 
-__all__ = ["CI", "DEV", "META", "THOROUGH", "default_profile", "gate_settings"]
+__all__ = ["CI", "DEV", "LARGE", "META", "THOROUGH", "default_profile", "draws_large", "gate_settings"]
 
 CI = "autograd-props-ci"
 DEV = "autograd-props-dev"
 THOROUGH = "autograd-props-thorough"
 META = "autograd-props-meta"
+LARGE = "autograd-props-large"
 
 # deadline=None: torch's first call of an op (dispatcher warm-up, lazy init) can take far longer
 # than later ones, which Hypothesis would report as flaky deadlines.
@@ -45,6 +46,16 @@ _register(THOROUGH, max_examples=400)
 _register(
     META, derandomize=True, database=None, max_examples=15, phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target]
 )
+
+
+# Every spec at large sizes (sizes.py), derandomized: an example of up to a million elements costs
+# seconds, so fewer of them; too_slow suppressed as in CI, and a large example is slow by design.
+_register(LARGE, derandomize=True, database=None, max_examples=10, suppress_health_check=[HealthCheck.too_slow])
+
+
+def draws_large(profile: str | None) -> bool:
+    """Whether ``profile`` draws every spec at large sizes."""
+    return profile == LARGE
 
 
 def default_profile() -> str:

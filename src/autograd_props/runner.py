@@ -29,6 +29,7 @@ from autograd_props.cell import Cell, attach_failure
 from autograd_props.devices import available_devices
 from autograd_props.properties import REGISTRY, Property
 from autograd_props.results import Skip
+from autograd_props.sizes import Sizes, drawing_sizes
 from autograd_props.spec import FunctionSpec
 
 __all__ = ["Budget", "cell_test", "plan", "run_cell"]
@@ -160,6 +161,7 @@ class Budget:
     shrink_all: bool = False
     shrunk: set[tuple[str, str]] = dataclasses.field(default_factory=set)
     example_timeout: float | None = DEFAULT_EXAMPLE_TIMEOUT  # seconds one example may take; None: no limit
+    large_sizes: bool = False  # every spec drawn at large sizes (the large profile)
 
     def first_failure_of(self, cell: Cell) -> bool:
         return self.shrink_all or (cell.spec.name, cell.prop) not in self.shrunk
@@ -257,6 +259,12 @@ def _quiet_torch_logs():
 
 
 def _run_cell(cell: Cell, budget: Budget) -> None:
+    large = budget.large_sizes or cell.spec.sizes == "large"
+    with drawing_sizes(Sizes(large=large, chunk_sizes=cell.spec.chunk_sizes)):
+        _run_cell_at_its_sizes(cell, budget)
+
+
+def _run_cell_at_its_sizes(cell: Cell, budget: Budget) -> None:
     first = budget.first_failure_of(cell)
     cell.shrunk = first
     hypothesis_settings = _with_spec_settings(budget.settings, cell)

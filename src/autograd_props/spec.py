@@ -36,6 +36,7 @@ FLOATING_DTYPES: tuple[torch.dtype, ...] = (
 
 Tolerance = tuple[float, float]  # (rtol, atol)
 KINK_RULES = ("reference", "any-one-sided")
+SIZES = ("small", "large")
 
 
 class SpecError(ValueError):
@@ -92,6 +93,14 @@ class FunctionSpec:
         hypothesis: Hypothesis settings for this spec's cells: ``{"max_examples": 50}`` (the
             example budget) and ``{"suppress_health_check": {HealthCheck.too_slow: "why"}}`` (each
             health check with its reason, which the report shows).
+        sizes: ``"small"`` (default: at most 5 a side, 3 dimensions) or ``"large"``: the
+            spec's ``shapes()`` and ``tensors()`` draw up to a million elements, at sides around
+            powers of two and ``chunk_sizes`` (see ``sizes.py``; the ``autograd-props-large``
+            profile draws every spec so).  Past 2^22 Jacobian entries the native oracle sizes
+            results in O(n) (``magnitude_propagation.py``).
+        chunk_sizes: the chunk, block or tile sizes the Function splits its work by (rows of a
+            chunked loss, a kernel's block): large sizes draw sides one either side of their
+            multiples, where a last partial chunk is.
         kinks: at a non-differentiable point, ``"reference"`` (default) requires the reference's
             derivative, as a drop-in replacement must give; ``"any-one-sided"`` also accepts
             either one-sided derivative there (the failure names the convention otherwise).
@@ -116,6 +125,8 @@ class FunctionSpec:
     in_place: tuple[int, ...] = ()
     nondet_ulps: float = 0.0
     hypothesis: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    sizes: str = "small"
+    chunk_sizes: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -133,6 +144,7 @@ class FunctionSpec:
         if self.function_class is None and self.custom_op is None:
             object.__setattr__(self, "function_class", _applied_class(self.function))
         object.__setattr__(self, "in_place", tuple(self.in_place))
+        object.__setattr__(self, "chunk_sizes", tuple(self.chunk_sizes))
         # A trailing Keywords argument is passed as keyword arguments (see keyword_args.py).
         # Complex arguments and outputs cross as real views (see complex_views.py).
         object.__setattr__(self, "function", calling_with_complex_views(calling_with_keywords(self.function)))
@@ -313,6 +325,11 @@ def _validate(spec: FunctionSpec) -> None:
     if isinstance(ulps, bool) or not isinstance(ulps, (int, float)) or not (0 <= ulps < float("inf")):
         fail(name, "nondet_ulps", ulps, "must be a finite number >= 0 (ulps of the dtype)")
     _validate_hypothesis(spec)
+    if spec.sizes not in SIZES:
+        fail(name, "sizes", spec.sizes, f"must be one of {SIZES}")
+    chunks = spec.chunk_sizes
+    if not isinstance(chunks, (tuple, list)) or not all(isinstance(c, int) and not isinstance(c, bool) and c >= 1 for c in chunks):
+        fail(name, "chunk_sizes", chunks, "must be a tuple of ints >= 1 (rows, elements or a block side)")
     if spec.kinks not in KINK_RULES:
         fail(name, "kinks", spec.kinks, f"must be one of {KINK_RULES}")
     full = torch.float64 in dtypes or torch.complex128 in dtypes

@@ -15,6 +15,7 @@ import torch
 from hypothesis import strategies as st
 
 from autograd_props.complex_views import COMPLEX_DTYPES, real_dtype
+from autograd_props.sizes import current_sizes
 
 __all__ = [
     "broadcastable_shapes",
@@ -104,10 +105,20 @@ def elements(
 
 
 def shapes(
-    *, min_dims: int = 0, max_dims: int = MAX_DIMS, min_side: int = 0, max_side: int = MAX_SIDE
+    *, min_dims: int = 0, max_dims: int = MAX_DIMS, min_side: int = 0, max_side: int | None = None
 ) -> st.SearchStrategy[tuple[int, ...]]:
-    """Shapes including 0-d (``()``) and zero-size (a side of 0) by default."""
-    return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side)
+    """Shapes including 0-d (``()``) and zero-size (a side of 0) by default.
+
+    Sides up to ``max_side`` (default MAX_SIDE); where the gate draws large sizes (``sizes.py``)
+    and no ``max_side`` is given, up to a million elements, sides at powers of two and the
+    declared chunk sizes, one either side (``large_tensors.large_shapes``).
+    """
+    sizes = current_sizes()
+    if sizes.large and max_side is None:
+        from autograd_props.large_tensors import large_shapes  # it draws its palettes from elements()
+
+        return large_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, chunk_sizes=sizes.chunk_sizes)
+    return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=MAX_SIDE if max_side is None else max_side)
 
 
 def broadcastable_shapes(
@@ -134,11 +145,13 @@ def tensors(
     >>> tensors(dtype=torch.float16, device="cpu", shape=(2, 3)).example().shape
     torch.Size([2, 3])
     """
-    if dtype.is_complex and real_dtype(dtype) in _NUMPY_DTYPE:
+    if real_dtype(dtype) not in _NUMPY_DTYPE:
+        raise ValueError(f"tensors: dtype={dtype!r} is not one of {(*_NUMPY_DTYPE, *COMPLEX_DTYPES)}")
+    if current_sizes().large:  # element by element would cost seconds per tensor
+        return _filled(dtype, device, shape, None if elements_strategy is None else _rounded_to(real_dtype(dtype), elements_strategy))
+    if dtype.is_complex:
         parts = tensors(dtype=real_dtype(dtype), device="cpu", shape=_paired(shape), elements_strategy=elements_strategy)
         return parts.map(lambda p: torch.complex(p[..., 0], p[..., 1]).to(device))
-    if dtype not in _NUMPY_DTYPE:
-        raise ValueError(f"tensors: dtype={dtype!r} is not one of {(*_NUMPY_DTYPE, *COMPLEX_DTYPES)}")
     shape = shapes() if shape is None else shape
     values = elements(dtype) if elements_strategy is None else _rounded_to(dtype, elements_strategy)
     arrays = hnp.arrays(_NUMPY_DTYPE[dtype], shape, elements=values)
@@ -162,6 +175,13 @@ def _rounded_to(dtype: torch.dtype, values: st.SearchStrategy[float]) -> st.Sear
         return stored
 
     return values.map(rounded)
+
+
+def _filled(dtype, device, shape, values) -> st.SearchStrategy[torch.Tensor]:
+    """A large-size tensor: a palette of values spread by a seed (``large_tensors.filled_tensors``)."""
+    from autograd_props.large_tensors import filled_tensors
+
+    return filled_tensors(dtype=dtype, device=device, shape=shapes() if shape is None else shape, elements_strategy=values)
 
 
 def _paired(shape: tuple[int, ...] | st.SearchStrategy[tuple[int, ...]] | None) -> st.SearchStrategy[tuple[int, ...]]:
@@ -188,6 +208,8 @@ def indices(
         raise ValueError(f"indices: dtype={dtype!r} must be torch.int64 or torch.int32")
     if not isinstance(size, int) or isinstance(size, bool) or size < 1:
         raise ValueError(f"indices: size={size!r} must be an int >= 1 (there is no index into an empty dimension)")
+    if current_sizes().large:
+        return _filled(dtype, device, shape, st.integers(0, size - 1))
     shape = shapes() if shape is None else shape
     np_dtype = np.int64 if dtype == torch.int64 else np.int32
     arrays = hnp.arrays(np_dtype, shape, elements=st.integers(0, size - 1))
@@ -198,6 +220,8 @@ def masks(
     *, device: torch.device | str, shape: tuple[int, ...] | st.SearchStrategy[tuple[int, ...]] | None = None
 ) -> st.SearchStrategy[torch.Tensor]:
     """Boolean mask tensors (all-False and all-True included as Hypothesis finds them)."""
+    if current_sizes().large:
+        return _filled(torch.bool, device, shape, st.booleans())
     shape = shapes() if shape is None else shape
     return hnp.arrays(np.bool_, shape, elements=st.booleans()).map(lambda a: torch.from_numpy(np.array(a)).to(device))
 

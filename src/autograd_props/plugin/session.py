@@ -95,6 +95,7 @@ class GateSession:
                 self.settings,
                 shrink_all=bool(self.config.getoption("autograd_props_full_shrink")),
                 example_timeout=timeout or None,
+                large_sizes=profiles.draws_large(self.profile_name),
             )
         return self._budget
 
