@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from funcs import (
     affine,
+    chunked_cross_entropy,
     complex_abs,
     complex_mul,
     embedding,
@@ -48,6 +49,7 @@ SPECS = (
     scale_in_place.SPEC,
     log1mexp.SPEC,
     softmax_temperature.SPEC,
+    chunked_cross_entropy.SPEC,
     complex_mul.SPEC,
     complex_abs.SPEC,
     # torch 2.4+ (funcs/silu_op.py warns where it is left out)

@@ -53,6 +53,8 @@ MUTANTS: dict[str, Mutant] = {
     "WRONG_FACTOR": _mutant("square", value.SquareMissingFactor, "factor wrong", "square backward without the 2", VJP, BACKWARD_VALUE),
     "SMALL_RELATIVE_ERROR": _mutant("square", value.SquareSmallError, "small relative error", "square backward off by 1e-5 relative", VJP, BACKWARD_VALUE),
     "MEAN_REDUCTION": _mutant("affine", value.AffineMeanReduction, "broadcast reduction: mean", "affine reduces grad_w with mean, not sum", VJP, BACKWARD_VALUE | {"gradient_contract"}),
+    # Rows past the last full chunk: only drawn at large sizes (the spec's sizes="large", chunk_sizes).
+    "DROPS_PARTIAL_CHUNK": _mutant("chunked_cross_entropy", value.ChunkedCrossEntropyDropsPartialChunk, "last partial chunk dropped", "chunked cross-entropy leaves out rows past the last full chunk of 4,096", {"forward"} | VJP, BACKWARD_VALUE),
     "REDUCES_WRONG_DIM": _mutant("softmax", value.SoftmaxWrongDim, "broadcast reduction: wrong dim", "softmax backward reduces over the last dim, not dim", VJP, BACKWARD_VALUE),
     "MATMUL_TRANSPOSE": _mutant("linear_square", value.LinearTransposeMissing, "matmul transpose missing", "linear grad_x = g @ W.T on square W", VJP, BACKWARD_VALUE),
     "SOFTMAX_MISSING_TERM": _mutant("softmax", value.SoftmaxMissingTerm, "softmax term missing", "softmax backward keeps only y * g", VJP, BACKWARD_VALUE),

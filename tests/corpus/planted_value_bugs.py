@@ -9,6 +9,7 @@ import torch
 
 from funcs._opmath import upcast
 from funcs.affine import Affine, sum_to_shape
+from funcs.chunked_cross_entropy import CHUNK_ROWS, ChunkedCrossEntropy, loss_and_gradient
 from funcs.exp import Exp
 from funcs.layernorm import LayerNorm, _compute, _normalize
 from funcs.linear import Linear
@@ -129,3 +130,14 @@ class SoftmaxTwoBugs(Softmax):
         return torch.softmax(x.permute(order), -1).permute(inverse)
 
     backward = SoftmaxMissingTerm.backward
+
+
+class ChunkedCrossEntropyDropsPartialChunk(ChunkedCrossEntropy):
+    @staticmethod
+    def forward(ctx, logits, target):
+        # one chunk per CHUNK_ROWS rows by floor division (at least one): past the first chunk,
+        # the rows of a last, partial chunk are left out of the loss and get no gradient
+        chunks = max(1, logits.shape[0] // CHUNK_ROWS)
+        loss, grad = loss_and_gradient(logits, target, range(0, chunks * CHUNK_ROWS, CHUNK_ROWS))
+        ctx.save_for_backward(grad)
+        return loss

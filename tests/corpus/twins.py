@@ -13,6 +13,7 @@ import torch
 from autograd_props import FunctionSpec
 from funcs import (
     affine,
+    chunked_cross_entropy,
     complex_abs,
     complex_mul,
     embedding,
@@ -83,6 +84,7 @@ TWINS: dict[str, FunctionSpec] = {
         complex_mul.SPEC,
         complex_abs.SPEC,
         AFFINE_NONDETERMINISTIC,
+        chunked_cross_entropy.SPEC,
         *real_style_twins.SPECS,
     )
 }
