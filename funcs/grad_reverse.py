@@ -28,8 +28,10 @@ class GradReverse(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output: torch.Tensor):
         # -alpha as a tensor of grad_output's dtype: torch 2.1's forward AD of a 0-d float32
-        # tensor times a Python float gives a float64 tangent (seen by double_backward)
-        return grad_output * grad_output.new_tensor(-ctx.alpha), None
+        # tensor times a Python float gives a float64 tangent (seen by double_backward).  Made by
+        # torch.full, not new_tensor, which 2.1's torch.func wrappers refuse ("FuncTorchGradWrapper").
+        alpha = torch.full((), -ctx.alpha, dtype=grad_output.dtype, device=grad_output.device)
+        return grad_output * alpha, None
 
     @staticmethod
     def jvp(ctx, x_tangent: torch.Tensor, alpha_tangent: None) -> torch.Tensor:

@@ -61,3 +61,11 @@ def test_a_function_that_lacks_a_kernel_is_skipped_only_on_an_old_torch(monkeypa
     assert {c.dtype: c.outcome for c in report.cells} == {"float16": float16, "float32": "passed"}
     if float16 == "skipped":
         assert "no cpu Half kernel for half_less" in next(c.reason for c in report.cells if c.dtype == "float16")
+
+
+@pytest.mark.parametrize(("version", "fresh"), [((2, 1), True), ((2, 13), False)])
+def test_the_compile_backend_is_made_afresh_where_torch_wraps_it_again_on_every_compile(monkeypatch, version, fresh):
+    # torch 2.1 recursed past Python's limit at the 164th compile in one process with "aot_eager"
+    monkeypatch.setattr(compat, "TORCH_VERSION", version)
+    first, second = compat.compile_backend(), compat.compile_backend()
+    assert (first is not second and callable(first)) if fresh else first == second == "aot_eager"

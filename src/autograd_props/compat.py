@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import torch
 
-__all__ = ["TORCH_VERSION", "compile_settings", "skip_if_reference_lacks_kernel", "skip_where_torch_lacks_kernel", "unsupported_reason"]
+__all__ = ["TORCH_VERSION", "compile_backend", "compile_settings", "skip_if_reference_lacks_kernel", "skip_where_torch_lacks_kernel", "unsupported_reason"]
 
 TORCH_VERSION: tuple[int, int] = tuple(int(x) for x in re.match(r"(\d+)\.(\d+)", torch.__version__).groups())
 
@@ -75,6 +75,21 @@ def compile_settings() -> Iterator[None]:
             yield
     else:
         yield
+
+
+def compile_backend() -> Any:
+    """The backend the compile property compiles with: ``"aot_eager"``, or on torch < 2.5 an
+    equal one made afresh.  torch 2.1's ``aot_autograd`` wraps the backend's shared
+    ``bw_compiler`` once more on every compile, so after some hundreds of compiles in one
+    process a backward recursed past Python's limit (seen in the suite's own run); 2.5 marks
+    the wrapper and wraps once."""
+    if TORCH_VERSION >= (2, 5):
+        return "aot_eager"
+    from functorch.compile import min_cut_rematerialization_partition
+    from torch._dynamo.backends.common import aot_autograd
+    from torch._dynamo.backends.debugging import boxed_nop
+
+    return aot_autograd(fw_compiler=boxed_nop, partition_fn=min_cut_rematerialization_partition)
 
 
 _MISSING_KERNEL = re.compile(r"not implemented for '(\w+)'")

@@ -42,6 +42,7 @@ _INPUTS: dict[str, Callable[[torch.Generator], tuple[Any, ...]]] = {
     "sincos": lambda g: (_randn(g, 3, 4),),
     "sort": lambda g: (_randn(g, 3, 4), 1),
     "embedding": lambda g: (_randn(g, 4, 3), torch.tensor([[0, 2], [0, 1]])),
+    "broadcast_mul": lambda g: (_randn(g, 3, 1), _randn(g, 4)),
     # the sizes a gradcheck user picks: a full Jacobian of 4,097 rows is slow mode's 12,000 passes
     "chunked_cross_entropy": lambda g: (_randn(g, 3, 4), torch.tensor([0, 3, 1])),
     "scale_in_place": lambda g: (_randn(g, 3, 4), 0.7),

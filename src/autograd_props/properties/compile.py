@@ -12,7 +12,7 @@ from typing import Any
 import torch
 import torch._dynamo
 
-from autograd_props.compat import compile_settings
+from autograd_props.compat import compile_backend, compile_settings
 from autograd_props.harness import vjp
 from autograd_props.oracles import assert_same_result, jacobian_magnitudes
 from autograd_props.properties.base import Property, draw_args_and_cotangents
@@ -30,7 +30,7 @@ def check_compile(spec: FunctionSpec, *, args: tuple[Any, ...], cotangents: tupl
     def call(*a):
         return spec.function(*a)
 
-    compiled = torch.compile(call, backend="aot_eager", dynamic=True)
+    compiled = torch.compile(call, backend=compile_backend(), dynamic=True)
     with compile_settings():
         got_out, got_grads = vjp(compiled, args, which, cotangents, what=f"compiled {spec.name}")
     if not counters["stats"]["unique_graphs"]:
