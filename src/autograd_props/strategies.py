@@ -2,7 +2,8 @@
 
 Shapes come from ``hypothesis.extra.numpy`` and tensors from its ``arrays`` (so they shrink
 element-wise); bfloat16, which numpy lacks, is drawn as float32 within bfloat16's range and
-rounded on conversion.  Tensors stay small (tens of elements) so the gate is fast.
+rounded on conversion.  Tensors stay small (tens of elements) so the gate is fast, except where
+the gate draws large sizes (``sizes.py``): there they come from ``large_tensors.py``.
 """
 
 from __future__ import annotations
