@@ -16,6 +16,9 @@ Shapes:
 * ``sort``: rows as above, sorted along the last dimension; ``log1mexp``: ``x`` in (0.01, 4.01);
 * ``embedding``: ``x`` is the weight table, ``(numel / width, width)`` with ``width`` the largest
   divisor of ``numel`` at most 64, looked up by as many random ids as it has rows;
+* ``chunked_cross_entropy``: logits ``(numel / classes, classes)`` with ``classes`` the largest
+  divisor of ``numel`` at most 64 (so a million elements span four 4,096-row chunks), and a
+  random class id per row;
 * ``complex_mul``, ``complex_abs``: complex ``z`` (and ``w``) of shape ``(numel,)``, passed as the
   gate passes them: real views ``(numel, 2)`` and a ``ComplexArgs`` marker (``complex_views.py``);
   float32 means complex64 there, float64 complex128;
@@ -159,6 +162,13 @@ def _embedding(numel: int, g: torch.Generator) -> tuple[tuple[Any, ...], str]:
     return (weight, ids), f"weight {_shape(weight)}, ids {_shape(ids)}"
 
 
+def _cross_entropy(numel: int, g: torch.Generator) -> tuple[tuple[Any, ...], str]:
+    classes = largest_divisor_at_most(numel, 64)  # narrow rows: a million elements are 15,625 rows, 4 chunks
+    logits = _randn(g, numel // classes, classes)
+    target = torch.randint(0, classes, (numel // classes,), generator=g)
+    return (logits, target), f"logits {_shape(logits)}, target {_shape(target)}"
+
+
 def _scale_in_place(numel: int, g: torch.Generator) -> tuple[tuple[Any, ...], str]:
     x = _randn(g, numel)
     return (x, 0.5), f"x {_shape(x)}, scale 0.5"
@@ -185,6 +195,7 @@ BUILDERS: dict[str, Callable[[int, torch.Generator], tuple[tuple[Any, ...], str]
     "complex_mul": _complex_pair,
     "complex_abs": _complex_elementwise,
     "silu_op": _elementwise,
+    "chunked_cross_entropy": _cross_entropy,
 }
 
 # The complex dtype with parts of each real dtype the benchmarks ask for.
