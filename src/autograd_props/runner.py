@@ -31,6 +31,7 @@ from autograd_props.properties import REGISTRY, Property
 from autograd_props.results import Skip
 from autograd_props.sizes import Sizes, drawing_sizes
 from autograd_props.spec import FunctionSpec
+from autograd_props.worker_threads import share_cores_among_workers
 
 __all__ = ["Budget", "cell_test", "plan", "run_cell"]
 
@@ -259,6 +260,7 @@ def _quiet_torch_logs():
 
 
 def _run_cell(cell: Cell, budget: Budget) -> None:
+    share_cores_among_workers()
     large = budget.large_sizes or cell.spec.sizes == "large"
     with drawing_sizes(Sizes(large=large, chunk_sizes=cell.spec.chunk_sizes)):
         _run_cell_at_its_sizes(cell, budget)
