@@ -2,7 +2,7 @@
 
 * ``test_bench_functions.py``: forward+backward time, custom Function vs its native reference;
 * ``test_bench_memory.py``: bytes saved for backward, custom vs native (``saved_bytes.py``);
-* ``test_bench_checking.py``: the gate's finite-difference oracle vs ``torch.autograd.gradcheck``;
+* ``test_bench_checking.py``: the gate's checks vs ``torch.autograd.gradcheck``, 10 to 10^6 elements;
 * ``test_bench_drawing.py``: drawing one tensor example, the gate's strategies vs ``torch.randn``;
 * ``test_bench_failing_run.py``: a whole gate run over a failing Function vs over its correct twin;
 * ``report.py``: ``python -m benchmarks.report`` turns the JSON into markdown and a plot, with
@@ -22,9 +22,9 @@ DEVICES_OPTION = "--bench-devices"
 # Sizes (elements of the main input) when timed, and when run once as a smoke test.
 TIMED_SIZES: tuple[int, ...] = (1, 32, 1024, 32768, 1 << 20)
 SMOKE_SIZES: tuple[int, ...] = (1, 1024)
-CHECK_SIZES: tuple[int, ...] = (10, 100, 1000, 10000, 100000)
+CHECK_SIZES: tuple[int, ...] = (10, 100, 1000, 10_000, 100_000, 1_000_000)
 SMOKE_CHECK_SIZES: tuple[int, ...] = (10, 100)
 DRAW_SIZES: tuple[int, ...] = (1_000, 10_000, 100_000, 1_000_000)
 SMOKE_DRAW_SIZES: tuple[int, ...] = (1_000,)
 
-IMPLS: tuple[str, ...] = ("custom", "native", "native-composite", "oracle", "oracle-fd", "gradcheck-fast", "gradcheck-slow")
+IMPLS: tuple[str, ...] = ("custom", "native", "native-composite", "oracle", "oracle-native", "oracle-fd", "function", "gradcheck-fast", "gradcheck-slow")

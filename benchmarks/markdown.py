@@ -132,12 +132,18 @@ def _memory_table(runs: Sequence[Run], device: str) -> list[str]:
     return _table(header, rows)
 
 
+CHECK_COLUMNS = ("oracle", "oracle-native", "oracle-fd", "function", "gradcheck-fast", "gradcheck-slow")
+# (numerator, denominator) of each ratio column: the checks against gradcheck, the finite differences
+# alone against fast gradcheck (where the time goes), and the checks against the Function itself.
+CHECK_RATIOS = (
+    ("oracle", "gradcheck-slow"), ("oracle", "gradcheck-fast"), ("oracle-native", "gradcheck-fast"),
+    ("oracle-fd", "gradcheck-fast"), ("oracle", "function"), ("oracle-native", "function"),
+)
+
+
 def _checking_table(runs: Sequence[Run]) -> list[str]:
-    impls = ("oracle", "oracle-fd", "gradcheck-fast", "gradcheck-slow")
     multi = len(runs) > 1
-    header = ["function", "numel"] + (["run"] if multi else []) + list(impls) + [
-        "oracle / gradcheck-slow", "oracle / gradcheck-fast", "oracle-fd / gradcheck-fast"
-    ]
+    header = ["function", "numel"] + (["run"] if multi else []) + list(CHECK_COLUMNS) + [f"{a} / {b}" for a, b in CHECK_RATIOS]
     rows = []
     functions: dict[str, None] = {}
     for run in runs:
@@ -147,16 +153,12 @@ def _checking_table(runs: Sequence[Run]) -> list[str]:
         sizes = sorted({n for run in runs for n in run.values("numel", measure="check", function=function)})
         for n in sizes:
             for run in runs:
-                med = {i: _median_of(run, "check", function, i, n, "cpu") for i in impls}
+                med = {i: _median_of(run, "check", function, i, n, "cpu") for i in CHECK_COLUMNS}
                 if all(v is None for v in med.values()):
                     continue
                 rows.append(
-                    [function, str(n)] + ([run.label] if multi else []) + [fmt_time(med[i]) for i in impls]
-                    + [
-                        fmt_ratio(ratio(med["oracle"], med["gradcheck-slow"])),
-                        fmt_ratio(ratio(med["oracle"], med["gradcheck-fast"])),
-                        fmt_ratio(ratio(med["oracle-fd"], med["gradcheck-fast"])),
-                    ]
+                    [function, str(n)] + ([run.label] if multi else []) + [fmt_time(med[i]) for i in CHECK_COLUMNS]
+                    + [fmt_ratio(ratio(med[a], med[b])) for a, b in CHECK_RATIOS]
                 )
     return _table(header, rows)
 
@@ -238,14 +240,17 @@ def build_markdown(runs: Sequence[Run], plot_name: str | None = "benchmarks.png"
     lines += ["", "## Saved-activation memory (largest size)", "", *_memory_table(runs, device)]
     lines += [
         "",
-        "## The cost of checking: the gate's finite-difference oracle vs gradcheck",
+        "## The cost of checking: the gate's checks vs gradcheck",
         "",
-        "`oracle`: one example of the gate's finite-difference check as `vjp_finite_differences` runs it: one",
-        "backward, the reference's dense float64 Jacobian for the tolerance's sensitivities |J|ᵀ|u|, then",
-        "`finite_difference_slope` (five float64 forwards) -- up to 1000 elements. `oracle-fd`: the same without",
-        "the Jacobian (sensitivities computed beforehand, untimed): the finite differences alone.",
-        "`gradcheck-fast` / `gradcheck-slow`: `torch.autograd.gradcheck` defaults, fast and slow mode (slow up to",
-        "1000 elements). The ratios use `oracle`; `oracle-fd / gradcheck-fast` shows where its time goes.",
+        "Float64, one example each, 10 to 10^6 elements. `oracle`: the gate's finite-difference check as",
+        "`vjp_finite_differences` runs it (one backward, the sensitivities |J|ᵀ|u| of the tolerance, then",
+        "`finite_difference_slope`: five float64 forwards). `oracle-native`: `vjp_native`'s check (the Function's",
+        "VJP, the reference's in the argument dtype and in float64, the same sensitivities). The sensitivities come",
+        "from the reference's dense Jacobian for small tensors and from magnitudes propagated op by op past",
+        "`DENSE_JACOBIAN_LIMIT`. `oracle-fd`: the finite differences alone (sensitivities computed beforehand,",
+        "untimed). `function`: the Function's own forward plus backward. `gradcheck-fast` / `gradcheck-slow`:",
+        "`torch.autograd.gradcheck` defaults; slow mode is stopped above 1000 elements (numel^2: over a minute).",
+        "A dash: not run (slow gradcheck past 1000, or a reference the propagation cannot size, skipped with the op named).",
         "",
         *_checking_table(runs),
         "",

@@ -20,6 +20,7 @@ SAVED_RATIO_MAX = 1.0
 ORACLE_VS_SLOW_MAX = 0.01
 ORACLE_VS_FAST_MAX = 1.0
 CHECK_TARGET_NUMEL = 1000
+CHECK_VS_FUNCTION_MAX = 10.0  # the whole check at 10^6 elements: at most 10x the Function's fwd+bwd (issue 17)
 FAILING_RUN_RATIO_MAX = 3.0  # a gate run over a failing Function / over its correct twin (issue 13)
 LARGE_NUMEL = 1_000_000  # "at 1M elements": the largest timed size, which must be at least this
 DRAW_VS_RANDN_MAX = 5.0  # drawing a 1M-element float32 tensor: at most 5x torch.randn ... (issue 17)
@@ -161,14 +162,24 @@ def evaluate_targets(run: Run, device: str = "cpu") -> list[TargetResult]:
                     )
                 )
     for function in run.functions("check"):
-        # "oracle" is the gate's whole check; "oracle-fd" its finite differences alone (shown too,
-        # so a miss of the first says where the time goes).
-        for oracle_impl in ("oracle", "oracle-fd"):
+        # "oracle" (vjp_finite_differences) and "oracle-native" (vjp_native) are the gate's whole checks;
+        # "oracle-fd" the finite differences alone (shown too, so a miss says where the time goes).
+        for oracle_impl in ("oracle", "oracle-native", "oracle-fd"):
             oracle = _median_of(run, "check", function, oracle_impl, CHECK_TARGET_NUMEL, "cpu")
             for impl, limit in (("gradcheck-slow", ORACLE_VS_SLOW_MAX), ("gradcheck-fast", ORACLE_VS_FAST_MAX)):
                 target = f"{oracle_impl}/{impl} @{CHECK_TARGET_NUMEL}"
                 r = ratio(oracle, _median_of(run, "check", function, impl, CHECK_TARGET_NUMEL, "cpu"))
                 out.append(TargetResult(run.label, target, function, impl, fmt_ratio(r), f"<= {limit:g}", None if r is None else r <= limit))
+        largest = max(run.values("numel", measure="check", function=function), default=0)
+        if largest >= LARGE_NUMEL:
+            for oracle_impl in ("oracle", "oracle-native"):
+                r = ratio(_median_of(run, "check", function, oracle_impl, largest, "cpu"), _median_of(run, "check", function, "function", largest, "cpu"))
+                out.append(
+                    TargetResult(
+                        run.label, f"{oracle_impl}/function @1M", function, "function", fmt_ratio(r),
+                        f"<= {CHECK_VS_FUNCTION_MAX:g}", None if r is None else r <= CHECK_VS_FUNCTION_MAX,
+                    )
+                )
     for function in run.functions("draw"):
         filled = _median_of(run, "draw", function, "filled", LARGE_NUMEL, "cpu")
         randn = _median_of(run, "draw", function, "randn", LARGE_NUMEL, "cpu")

@@ -63,6 +63,10 @@ def _run_a(tmp_path, torch_version="2.13.0+cpu", name="bench-py3.11-torch2.13.0.
             _bench("silu", "native", M, 0.0, measure="saved-bytes", saved_bytes=4 * M),
             _bench("silu", "native-composite", M, 0.0, measure="saved-bytes", saved_bytes=8 * M),
             _bench("square", "oracle", 1000, 1e-3, measure="check"),
+            _bench("square", "oracle-native", 1000, 0.5e-3, measure="check"),
+            _bench("square", "oracle", 1_000_000, 50e-3, measure="check"),
+            _bench("square", "oracle-native", 1_000_000, 5e-3, measure="check"),
+            _bench("square", "function", 1_000_000, 2e-3, measure="check"),
             _bench("square", "gradcheck-fast", 1000, 2e-3, measure="check"),
             _bench("square", "gradcheck-slow", 1000, 1.0, measure="check"),
             {"name": "unrelated", "extra_info": {}, "stats": {"median": 1.0}},
@@ -73,7 +77,7 @@ def _run_a(tmp_path, torch_version="2.13.0+cpu", name="bench-py3.11-torch2.13.0.
 def test_load_run_keeps_only_our_benchmarks(tmp_path):
     run = load_run(_run_a(tmp_path))
     assert run.label == "py3.11 torch 2.13.0+cpu"
-    assert len(run.rows) == 18
+    assert len(run.rows) == 22
     assert run.get("fwd+bwd", "square", "custom", M).median == 0.8e-3
     assert run.get("saved-bytes", "silu", "native-composite", M).saved_bytes == 8 * M
 
@@ -85,8 +89,10 @@ def test_function_table_rows(tmp_path):
     assert "| 1 | x (1,) | 20 µs | 10 µs | 2.000 | — | — | — |" in md
     # silu: two baselines, each with its ratio
     assert f"| {M} (1M) | x ({M},) | 3 ms | 1 ms | 3.000 | 2 ms | 1.500 | 4 MiB | 4 MiB | 8 MiB | 1.000 | 0.500 |" in md
-    # the checking table: oracle, oracle-fd, fast, slow, oracle/slow, oracle/fast, oracle-fd/fast
-    assert "| square | 1000 | 1 ms | — | 2 ms | 1 s | 0.001 | 0.500 | — |" in md
+    # the checking table: oracle, oracle-native, oracle-fd, function, fast, slow, then oracle/slow,
+    # oracle/fast, oracle-native/fast, oracle-fd/fast, oracle/function, oracle-native/function
+    assert "| square | 1000 | 1 ms | 500 µs | — | — | 2 ms | 1 s | 0.001 | 0.500 | 0.250 | — | — | — |" in md
+    assert "| square | 1000000 | 50 ms | 5 ms | — | 2 ms | — | — | — | — | — | — | 25.000 | 2.500 |" in md
 
 
 def test_targets_met_and_missed_are_all_listed(tmp_path):
@@ -100,6 +106,9 @@ def test_targets_met_and_missed_are_all_listed(tmp_path):
     assert by[("saved bytes (memory-efficient)", "silu", "the native baseline that saves most")].met is True
     assert by[("oracle/gradcheck-slow @1000", "square", "gradcheck-slow")].met is True
     assert by[("oracle/gradcheck-fast @1000", "square", "gradcheck-fast")].met is True
+    assert by[("oracle-native/gradcheck-fast @1000", "square", "gradcheck-fast")].met is True  # 0.25
+    assert by[("oracle/function @1M", "square", "function")].met is False  # 25 > 10
+    assert by[("oracle-native/function @1M", "square", "function")].met is True  # 2.5
     missed = by[("time @1M", "silu", "native")]
     assert missed.status == "**MISSED**" and missed.reason
 
