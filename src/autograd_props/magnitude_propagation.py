@@ -161,12 +161,21 @@ class MagnitudeMode(TorchDispatchMode):
     def __init__(self) -> None:
         super().__init__()
         self._table = WeakTensorKeyDictionary()
+        self._leaf_sizes = WeakTensorKeyDictionary()  # |t| of tensors made outside the mode, by version
         self.unsized: set[str] = set()
 
     def magnitude(self, t: torch.Tensor) -> torch.Tensor:
         """The magnitude recorded for ``t``; ``|t|`` for a tensor made outside the mode (a leaf)."""
         got = self._table.get(t)
-        return t.detach().abs() if got is None or got.shape != t.shape else got
+        return self._leaf_size(t) if got is None or got.shape != t.shape else got
+
+    def _leaf_size(self, t: torch.Tensor) -> torch.Tensor:
+        """``|t|``, kept while ``t`` is unchanged: a decomposed backward reads the same leaves tens of times."""
+        version = t._version
+        kept = self._leaf_sizes.get(t)
+        if kept is None or kept[0] != version:
+            kept = self._leaf_sizes[t] = (version, t.detach().abs())
+        return kept[1]
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -226,11 +235,13 @@ class MagnitudeMode(TorchDispatchMode):
                 continue
             m = self.magnitude(value)
             slope = derivative(func, bound, name, out)
+            # Each term is a fresh tensor, so it is finished in place: at 10^6 elements an
+            # allocation costs as much as the pass over it.
             if slope is None:
                 term = torch.maximum(*(self._difference(func, bound, name, m, step) for step in STEPS))
             else:
-                term = (slope * m).abs() if isinstance(slope, torch.Tensor) else abs(slope) * m
-            term = torch.as_tensor(term, dtype=out.dtype).nan_to_num(nan=0.0, posinf=0.0).expand(out.shape)
+                term = (slope * m).abs_() if isinstance(slope, torch.Tensor) else abs(slope) * m
+            term = torch.as_tensor(term, dtype=out.dtype).nan_to_num_(nan=0.0, posinf=0.0).expand(out.shape)
             total = term if total is None else total + term
         return total
 
@@ -270,7 +281,8 @@ class MagnitudeMode(TorchDispatchMode):
         for o, m in zip(outs, ms):
             if _is_float(o) and isinstance(m, torch.Tensor) and m.shape == o.shape:
                 m = m.detach().to(o.dtype)
-                self._table[o] = m + o.detach().abs().nan_to_num(nan=0.0, posinf=0.0) if rounded else torch.maximum(m, o.detach().abs())
+                size = o.detach().abs()  # fresh: finished in place
+                self._table[o] = size.nan_to_num_(nan=0.0, posinf=0.0).add_(m) if rounded else torch.maximum(m, size, out=size)
 
 
 def _bind(func, args, kwargs) -> dict[str, Any]:
