@@ -459,12 +459,14 @@ def _step_rounding(x: torch.Tensor, v: torch.Tensor, step: float) -> tuple[torch
     """
 
     def error(t: float) -> torch.Tensor:
-        return ((x + t * v) - x) - t * v
+        # ((x + t v) - x) - t v, its temporaries reused: at 10^6 elements an allocation costs a pass
+        tv = t * v
+        return (x + tv).sub_(x).sub_(tv)
 
     e1, m1, e2, m2 = (error(t) for t in (step, -step, 2 * step, -2 * step))
-    direction = (4 * (e1 - m1) / (2 * step) - (e2 - m2) / (4 * step)) / 3
-    gaps = (e2 + m2) / (2 * step) - 2 * (e1 + m1) / step
-    return direction.abs(), gaps.abs()
+    direction = (e1 - m1).mul_(4).div_(2 * step).sub_((e2 - m2).div_(4 * step)).div_(3)
+    gaps = (e2 + m2).div_(2 * step).sub_((e1 + m1).mul_(2).div_(step))
+    return direction.abs_(), gaps.abs_()
 
 
 def _finite(x: float) -> bool:
