@@ -192,7 +192,11 @@ class MagnitudeMode(TorchDispatchMode):
             self._store_selected(func, flat, spec, out)
             return out
         if torch.Tag.pointwise in func.tags:
-            mags = self._pointwise(func, flat, spec, floats)
+            mags, value = self._pointwise(func, flat, spec, floats)
+            returns = func._schema.returns
+            if value is not None and not func._schema.is_mutable and len(returns) == 1 and returns[0].alias_info is None:
+                self._store(value, mags, rounded=not _moves_only(func))  # the op's own result, computed once
+                return value
         elif func is PRIMS_WHERE:
             mags = self._call(func, [self.magnitude(a) if i in floats else _abs(a) for i, a in enumerate(flat)], spec)
         elif packet in LINEAR or packet in SELECTING:
@@ -210,16 +214,15 @@ class MagnitudeMode(TorchDispatchMode):
             self.unsized.add(str(func))
             mags = None
         out = func(*args, **kwargs)
-        moves_only = packet in LINEAR and packet not in SUMMING or packet in SELECTING or func is PRIMS_WHERE
-        self._store(out, mags, rounded=not moves_only)
+        self._store(out, mags, rounded=not _moves_only(func))
         return out
 
     def _call(self, func, flat, spec):
         args, kwargs = tree_unflatten(list(flat), spec)
         return _functional(func)(*args, **kwargs)  # never writes into the caller's tensors
 
-    def _pointwise(self, func, flat, spec, floats) -> torch.Tensor | None:
-        """Sum over floating inputs of |d out / d input| m(input): a formula where
+    def _pointwise(self, func, flat, spec, floats) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """(sum over floating inputs of |d out / d input| m(input), the op's value): a formula where
         pointwise_derivatives has one, else the op differenced at two steps, the larger taken (a
         small step is noisy where the kernel cancels, a large one misses curvature)."""
         args, kwargs = tree_unflatten(list(flat), spec)
@@ -228,7 +231,7 @@ class MagnitudeMode(TorchDispatchMode):
         bound = {k: v.detach() if isinstance(v, torch.Tensor) else v for k, v in given.items()}
         out = _first(_call_bound(func, bound))
         if not _is_float(out):
-            return None
+            return None, None
         total = None
         for name, value in given.items():
             if not _is_float(value):
@@ -243,7 +246,7 @@ class MagnitudeMode(TorchDispatchMode):
                 term = (slope * m).abs_() if isinstance(slope, torch.Tensor) else abs(slope) * m
             term = torch.as_tensor(term, dtype=out.dtype).nan_to_num_(nan=0.0, posinf=0.0).expand(out.shape)
             total = term if total is None else total + term
-        return total
+        return total, out
 
     @staticmethod
     def _difference(func, bound, name: str, m: torch.Tensor, step: float) -> torch.Tensor:
@@ -283,6 +286,12 @@ class MagnitudeMode(TorchDispatchMode):
                 m = m.detach().to(o.dtype)
                 size = o.detach().abs()  # fresh: finished in place
                 self._table[o] = size.nan_to_num_(nan=0.0, posinf=0.0).add_(m) if rounded else torch.maximum(m, size, out=size)
+
+
+def _moves_only(func) -> bool:
+    """Whether ``func`` only moves values (views, copies, indexing, selections): no rounding of its own."""
+    packet = func.overloadpacket
+    return packet in LINEAR and packet not in SUMMING or packet in SELECTING or func is PRIMS_WHERE
 
 
 def _bind(func, args, kwargs) -> dict[str, Any]:
