@@ -9,11 +9,13 @@ import torch
 
 import autograd_props
 from autograd_props import oracles
-from autograd_props.oracles import BeyondOracle, jacobian_magnitudes
+from autograd_props.oracles import jacobian_magnitudes
+from autograd_props.properties.forward_ad import check_forward_ad
 from autograd_props.properties.vjp_native import check_vjp_native
 from funcs.softmax import SPEC as SOFTMAX
 from tests.corpus.mutants import MUTANTS
 from tests.corpus.real_style_twins import MULTI_MARGIN
+from tests.corpus.twins import TWINS
 
 
 def _softmax_example(rows: int, cols: int, dtype: torch.dtype = torch.float64):
@@ -41,11 +43,22 @@ def test_a_softmax_of_thousands_of_elements_is_judged_and_its_missing_term_caugh
         check_vjp_native(MUTANTS["SOFTMAX_MISSING_TERM"].spec, args=args, cotangents=cotangents)
 
 
-def test_tangents_past_the_limit_are_said_to_be_beyond_the_oracle(monkeypatch):
-    args, cotangents = _softmax_example(2, 3)
+def test_past_the_limit_the_jvp_magnitudes_are_propagated_and_bound_the_dense_ones(monkeypatch):
+    args, tangents = _softmax_example(4, 8)
+    dense = jacobian_magnitudes(SOFTMAX.reference, args, (0,), tangents=tangents)
     monkeypatch.setattr(oracles, "DENSE_JACOBIAN_LIMIT", 0)
-    with pytest.raises(BeyondOracle, match="not yet tangents"):
-        jacobian_magnitudes(SOFTMAX.reference, args, (0,), cotangents, tangents=cotangents)
+    propagated = jacobian_magnitudes(SOFTMAX.reference, args, (0,), tangents=tangents)
+    got, bound = propagated.jvp[0], dense.jvp[0]
+    assert bool((got >= bound * (1 - 1e-9)).all()) and bool((got <= 1e3 * bound).all())
+
+
+def test_a_softplus_jvp_of_thousands_of_elements_is_judged_and_a_wrong_one_caught():
+    generator = torch.Generator().manual_seed(0)
+    x, v, u = (torch.randn(40, 50, generator=generator, dtype=torch.float64) for _ in range(3))
+    assert (2 * x.numel()) ** 2 > oracles.DENSE_JACOBIAN_LIMIT
+    check_forward_ad(TWINS["softplus"], args=(x,), tangents=(v,), cotangents=(u,))
+    with pytest.raises(AssertionError, match="jvp"):
+        check_forward_ad(MUTANTS["WRONG_JVP"].spec, args=(x,), tangents=(v,), cotangents=(u,))
 
 
 def test_an_op_the_propagation_cannot_size_skips_the_cell_naming_it(monkeypatch):

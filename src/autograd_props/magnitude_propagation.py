@@ -1,13 +1,14 @@
 """What each result is a sum of, in O(n): running error analysis by propagating magnitudes.
 
 Issue 17's replacement for the dense Jacobian in :func:`autograd_props.oracles.jacobian_magnitudes`
-(numel_out x numel_in: 8 TB at a million elements).  Not yet used by the oracles: this module
-and its tests compare it with the dense Jacobian first.
+(numel_out x numel_in: 8 TB at a million elements), which uses it past its dense limit; the tests
+compare it with the dense Jacobian on every built-in Function and twin.
 
 The float64 reference runs once under :class:`MagnitudeMode`, a ``TorchDispatchMode`` that gives
 every floating tensor the op graph makes a *magnitude* ``m >= |value|``, element by element:
 
-* an input (a leaf): ``m = |x|`` (``|u|`` for a cotangent);
+* an input (a leaf): ``m = |x|`` (``|u|`` for a cotangent, ``|v|`` for a tangent: the JVP runs the
+  reference in forward mode, its jvp formulas' ops coming through the mode like any other);
 * an op: ``m(out) = |J_op| m(inputs) + |out|`` -- Wilkinson's running error bound: if every input
   and every op's result is off by a relative ``eps``, the result is off by at most ``eps m`` to
   first order.  Unlike ``|J| |x|`` of the whole reference it sees the rounding of intermediate
@@ -46,6 +47,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
+import torch.autograd.forward_ad as fwAD
 from torch._decomp import decomposition_table
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten, tree_unflatten
@@ -82,6 +84,7 @@ SUMMING = _packets("sum", "mean", "cumsum", "scatter_add", "index_add", "embeddi
 MULTILINEAR = _packets("mm", "bmm", "matmul", "mv", "dot", "addmm", "baddbmm", "addmv", "addbmm", "convolution", "_convolution", "linear")
 SELECTING_WITH_INDICES = _packets("sort", "topk", "kthvalue", "median", "nanmedian", "mode", "cummax", "cummin")
 SELECTING = _packets("amax", "amin", "max", "min")
+RULED = LINEAR | MULTILINEAR | SELECTING_WITH_INDICES | SELECTING
 # prims.where (in the decompositions of losses such as nll_loss): each element moved from one input.
 PRIMS_WHERE = torch.ops.prims.where.default
 
@@ -171,6 +174,8 @@ class MagnitudeMode(TorchDispatchMode):
 
     def _leaf_size(self, t: torch.Tensor) -> torch.Tensor:
         """``|t|``, kept while ``t`` is unchanged: a decomposed backward reads the same leaves tens of times."""
+        if t._is_zerotensor():  # forward mode's tangent of a constant: no storage, no version (reading it crashes)
+            return torch.zeros(t.shape, dtype=t.dtype)
         version = t._version
         kept = self._leaf_sizes.get(t)
         if kept is None or kept[0] != version:
@@ -181,9 +186,10 @@ class MagnitudeMode(TorchDispatchMode):
         kwargs = kwargs or {}
         flat, spec = tree_flatten((args, kwargs))
         floats = [i for i, a in enumerate(flat) if _is_float(a)]
-        if not floats:
+        # Meta tensors carry shapes, not values (forward mode sizes its zero tangents with them).
+        if not floats or any(flat[i].is_meta for i in floats):
             return func(*args, **kwargs)
-        packet = func.overloadpacket
+        packet = _rule_packet(func)
         if func in OWN_DECOMPOSITIONS:
             with self:
                 return OWN_DECOMPOSITIONS[func](*args, **kwargs)
@@ -211,8 +217,11 @@ class MagnitudeMode(TorchDispatchMode):
             with self:  # the decomposition's ops come back through this mode
                 return decomposition_table[func](*args, **kwargs)
         else:
-            self.unsized.add(str(func))
-            mags = None
+            out = func(*args, **kwargs)
+            # A result with values to size (complex too: view_as_complex, fft), not a check such as is_same_size.
+            if any(isinstance(o, torch.Tensor) and (o.is_floating_point() or o.is_complex()) for o in tree_flatten(out)[0]):
+                self.unsized.add(str(func))
+            return out
         out = func(*args, **kwargs)
         self._store(out, mags, rounded=not _moves_only(func))
         return out
@@ -288,9 +297,24 @@ class MagnitudeMode(TorchDispatchMode):
                 self._table[o] = size.nan_to_num_(nan=0.0, posinf=0.0).add_(m) if rounded else torch.maximum(m, size, out=size)
 
 
+def _rule_packet(func):
+    """The packet by which ``func``'s rule is found.  An in-place op that has neither a rule nor a
+    decomposition of its own (``copy_``, met in forward mode's formulas) takes its out-of-place
+    op's: the same values, written into ``self``.  Every other op keeps its own."""
+    packet = func.overloadpacket
+    if (
+        func._schema.is_mutable
+        and torch.Tag.pointwise not in func.tags
+        and func not in decomposition_table
+        and packet not in RULED
+    ):
+        return _functional(func).overloadpacket
+    return packet
+
+
 def _moves_only(func) -> bool:
     """Whether ``func`` only moves values (views, copies, indexing, selections): no rounding of its own."""
-    packet = func.overloadpacket
+    packet = _rule_packet(func)
     return packet in LINEAR and packet not in SUMMING or packet in SELECTING or func is PRIMS_WHERE
 
 
@@ -322,11 +346,12 @@ def _abs(a: Any) -> Any:
 
 @dataclasses.dataclass(frozen=True)
 class PropagatedMagnitudes:
-    """Forward and VJP magnitudes from one run of the reference under :class:`MagnitudeMode`."""
+    """Forward, VJP and JVP magnitudes from running the reference under :class:`MagnitudeMode`."""
 
     forward: tuple[torch.Tensor, ...]
     vjp: tuple[torch.Tensor, ...]
     unsized: frozenset[str]
+    jvp: tuple[torch.Tensor, ...] = ()
 
 
 def propagated_magnitudes(
@@ -334,18 +359,15 @@ def propagated_magnitudes(
     args: Sequence[Any],
     which: Sequence[int],
     cotangents: Sequence[torch.Tensor] | None = None,
+    tangents: Sequence[torch.Tensor] | None = None,
 ) -> PropagatedMagnitudes:
     """Magnitudes of the reference's outputs and, given ``cotangents``, of its VJP's gradients for
-    ``args[which]``; computed in float64 on the CPU like the dense oracle's."""
-    leaves = [
-        a.detach().to("cpu", torch.float64 if a.is_floating_point() else a.dtype).requires_grad_(i in which)
-        if isinstance(a, torch.Tensor) else a
-        for i, a in enumerate(args)
-    ]
+    ``args[which]``, and given ``tangents`` (aligned with ``which``), of its JVP's output tangents;
+    computed in float64 on the CPU like the dense oracle's."""
+    leaves = _leaves(args, which)
     mode = MagnitudeMode()
     with mode, torch.enable_grad():
-        outs = reference(*leaves)
-        outs = outs if isinstance(outs, tuple) else (outs,)
+        outs = _as_tuple(reference(*leaves))
         forward = tuple(mode.magnitude(o) if o.is_floating_point() else o.abs().to(torch.float64) for o in outs)
         vjp: tuple[torch.Tensor, ...] = ()
         if cotangents is not None:
@@ -353,4 +375,49 @@ def propagated_magnitudes(
             inputs = [leaves[i] for i in which]
             grads = torch.autograd.grad([o for o, _ in pairs], inputs, [c for _, c in pairs], allow_unused=True) if pairs else [None] * len(inputs)
             vjp = tuple(torch.zeros_like(x) if g is None else mode.magnitude(g) for x, g in zip(inputs, grads))
-    return PropagatedMagnitudes(tuple(f.detach() for f in forward), tuple(v.detach() for v in vjp), frozenset(mode.unsized))
+    jvp: tuple[torch.Tensor, ...] = ()
+    unsized = set(mode.unsized)
+    if tangents is not None:
+        jvp, jvp_unsized = _jvp_magnitudes(reference, args, which, tangents)
+        unsized |= jvp_unsized
+    return PropagatedMagnitudes(
+        tuple(f.detach() for f in forward), tuple(v.detach() for v in vjp), frozenset(unsized), tuple(jvp)
+    )
+
+
+def _jvp_magnitudes(reference, args, which, tangents) -> tuple[tuple[torch.Tensor, ...], set[str]]:
+    """The reference run again in forward mode, the tangents as dual numbers: the ops of each jvp
+    formula come through the mode like any other, so an output tangent's magnitude is the running
+    error bound of the JVP itself, ``|J| |v|`` plus the rounding of the values the formulas read.
+
+    A separate run from the VJP's: forward mode through a backward graph would differentiate the
+    backward too (forward over reverse), which the reference need not support."""
+    leaves = _leaves(args, which)
+    mode = MagnitudeMode()
+    jvp = []
+    with fwAD.dual_level(), torch.enable_grad():
+        duals = list(leaves)
+        for i, v in zip(which, tangents):
+            duals[i] = fwAD.make_dual(leaves[i], v.detach().to("cpu", torch.float64))
+        try:
+            with mode:
+                outs = _as_tuple(reference(*duals))
+                for o in outs:
+                    tangent = fwAD.unpack_dual(o).tangent if o.is_floating_point() else None
+                    jvp.append(torch.zeros(o.shape, dtype=torch.float64) if tangent is None else mode.magnitude(tangent).detach().clone())
+        except (RuntimeError, NotImplementedError) as exc:  # an op of the reference without a forward-mode formula
+            return (), {f"forward mode of the reference ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"}
+    return tuple(jvp), set(mode.unsized)
+
+
+def _leaves(args: Sequence[Any], which: Sequence[int]) -> list[Any]:
+    """The arguments in float64 on the CPU, detached; those in ``which`` requiring grad."""
+    return [
+        a.detach().to("cpu", torch.float64 if a.is_floating_point() else a.dtype).requires_grad_(i in which)
+        if isinstance(a, torch.Tensor) else a
+        for i, a in enumerate(args)
+    ]
+
+
+def _as_tuple(outs: Any) -> tuple[Any, ...]:
+    return outs if isinstance(outs, tuple) else (outs,)

@@ -298,13 +298,12 @@ def _propagated(reference, args, which, inputs, outs, cotangents, tangents) -> M
     from autograd_props.magnitude_propagation import propagated_magnitudes
 
     size = f"{sum(x.numel() for x in inputs)} input and {sum(o.numel() for o in outs)} output elements"
-    if tangents is not None:
-        raise BeyondOracle(f"JVP magnitudes at {size}: the O(n) oracle propagates values and cotangents, not yet tangents")
-    found = propagated_magnitudes(reference, args, which, cotangents)
+    found = propagated_magnitudes(reference, args, which, cotangents, tangents)
     if found.unsized:
         raise BeyondOracle(f"the reference uses ops the O(n) oracle cannot size ({', '.join(sorted(found.unsized))}) at {size}")
     vjp = found.vjp if cotangents is not None else tuple(torch.zeros_like(x) for x in inputs)
-    return Magnitudes(found.forward, vjp, tuple(torch.zeros_like(o) for o in outs))
+    jvp = found.jvp if tangents is not None else tuple(torch.zeros_like(o) for o in outs)
+    return Magnitudes(found.forward, vjp, jvp)
 
 
 @dataclasses.dataclass(frozen=True)
