@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from hypothesis import strategies as st
 
 from autograd_props import FunctionSpec, shapes, tensors
+from autograd_props.sizes import current_sizes
 
 
 def _compute(t: torch.Tensor) -> torch.Tensor:
@@ -125,8 +126,12 @@ def layernorm_reference(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tenso
 
 @st.composite
 def _args(draw, dtype: torch.dtype, device: torch.device):
-    n = draw(st.integers(1, 4))
-    batch = draw(shapes(min_dims=0, max_dims=2, min_side=0, max_side=3))
+    if current_sizes().large:  # the large profile: up to a million elements, rows of up to that many
+        *batch, n = draw(shapes(min_dims=1, max_dims=3, min_side=1))
+        batch = tuple(batch)
+    else:
+        n = draw(st.integers(1, 4))
+        batch = draw(shapes(min_dims=0, max_dims=2, min_side=0, max_side=3))
     x = draw(tensors(dtype=dtype, device=device, shape=batch + (n,)))
     weight = draw(tensors(dtype=dtype, device=device, shape=(n,)))
     bias = draw(tensors(dtype=dtype, device=device, shape=(n,)))

@@ -15,6 +15,8 @@ import torch.nn.functional as F
 from hypothesis import strategies as st
 
 from autograd_props import FunctionSpec, shapes, tensors
+from autograd_props.large_tensors import MAX_NUMEL, boundary_sides
+from autograd_props.sizes import current_sizes
 from funcs._opmath import LOW_PRECISION
 
 
@@ -84,9 +86,15 @@ def linear_reference(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) 
 
 @st.composite
 def _args(draw, dtype: torch.dtype, device: torch.device):
-    in_features = draw(st.integers(1, 4))
-    out_features = draw(st.integers(1, 4))
-    batch = draw(shapes(min_dims=0, max_dims=2, min_side=0, max_side=3))
+    if current_sizes().large:  # the large profile: x, weight and the output each up to a million elements
+        *batch, in_features = draw(shapes(min_dims=1, max_dims=3, min_side=1))
+        rows = math.prod(batch)
+        out_features = draw(boundary_sides(max_side=max(1, MAX_NUMEL // max(rows, in_features)), min_side=1))
+        batch = tuple(batch)
+    else:
+        in_features = draw(st.integers(1, 4))
+        out_features = draw(st.integers(1, 4))
+        batch = draw(shapes(min_dims=0, max_dims=2, min_side=0, max_side=3))
     x = draw(tensors(dtype=dtype, device=device, shape=batch + (in_features,)))
     weight = draw(tensors(dtype=dtype, device=device, shape=(out_features, in_features)))
     bias = draw(tensors(dtype=dtype, device=device, shape=(out_features,)))

@@ -16,6 +16,7 @@ from autograd_props.large_tensors import MAX_NUMEL, boundary_side_values, bounda
 from autograd_props.profiles import LARGE
 from autograd_props.sizes import Sizes, current_sizes, drawing_sizes
 from autograd_props.strategies import elements, indices, masks, shapes, tensors
+from funcs import SPECS as BUILT_IN
 from funcs.square import SPEC as SQUARE
 
 QUIET = settings(database=None, derandomize=True, max_examples=200)
@@ -129,3 +130,33 @@ def test_at_large_sizes_indices_and_masks_are_filled_too():
         mask = find(masks(device="cpu"), lambda t: t.numel() > 10**4 and bool(t.any()))
     assert ids.dtype == torch.int64 and 0 <= int(ids.min()) and int(ids.max()) < 7
     assert mask.dtype == torch.bool
+
+
+@pytest.mark.parametrize("spec", BUILT_IN, ids=lambda s: s.name)
+def test_the_large_profile_draws_every_built_in_past_the_default_sizes(spec):
+    # Past 5^3 elements (the default sizes' most) in some argument: a spec whose strategy ignores
+    # the sizes would be checked at the large profile only at its small ones.
+    dtype = torch.float32 if torch.float32 in spec.dtypes else spec.dtypes[0]
+
+    def large(args):
+        return any(isinstance(a, torch.Tensor) and a.numel() > 5**3 for a in args)
+
+    with drawing_sizes(Sizes(large=True)):
+        found = find(spec.args(dtype, torch.device("cpu")), large, settings=settings(database=None, derandomize=True, max_examples=50))
+    assert large(found)
+
+
+@given(st.data())
+@settings(database=None, derandomize=True, max_examples=30, deadline=None)
+def test_large_broadcastable_shapes_broadcast_and_stay_within_max_numel(data):
+    with drawing_sizes(Sizes(large=True)):
+        drawn = data.draw(autograd_props.broadcastable_shapes(3))
+    result = torch.broadcast_shapes(*drawn)
+    assert math.prod(result) <= MAX_NUMEL
+
+
+def test_large_broadcastable_shapes_are_reached_and_shrink_to_just_past_the_boundary():
+    with drawing_sizes(Sizes(large=True)):
+        strategy = autograd_props.broadcastable_shapes(2)
+        large = find(strategy, lambda s: math.prod(torch.broadcast_shapes(*s)) > 4096, settings=settings(database=None, max_examples=200))
+    assert math.prod(torch.broadcast_shapes(*large)) == 4097, large  # 2^12 + 1

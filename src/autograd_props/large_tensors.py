@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from autograd_props.complex_views import COMPLEX_DTYPES, real_dtype
 from autograd_props.strategies import elements
 
-__all__ = ["MAX_NUMEL", "boundary_side_values", "boundary_sides", "filled_tensors", "large_shapes"]
+__all__ = ["MAX_NUMEL", "boundary_side_values", "boundary_sides", "filled_tensors", "large_broadcastable_shapes", "large_shapes"]
 
 MAX_NUMEL = 10**6
 SMALL_SIDES = (0, 1, 2, 3)
@@ -85,6 +85,28 @@ def large_shapes(
         return tuple(shape)
 
     return draw_shape()
+
+
+def large_broadcastable_shapes(
+    num_shapes: int, *, min_dims: int = 0, max_dims: int = 2, chunk_sizes: tuple[int, ...] = (), min_side: int = 0
+) -> st.SearchStrategy[tuple[tuple[int, ...], ...]]:
+    """``num_shapes`` shapes that broadcast together to a :func:`large_shapes` shape: each its
+    trailing dimensions, some of them 1.  Shrinks toward the smallest common shape."""
+    if not (isinstance(num_shapes, int) and num_shapes >= 1):
+        raise ValueError(f"large_broadcastable_shapes: num_shapes={num_shapes!r} must be an int >= 1")
+
+    @st.composite
+    def draw_shapes(draw) -> tuple[tuple[int, ...], ...]:
+        full = draw(large_shapes(min_dims=min_dims, max_dims=max_dims, chunk_sizes=chunk_sizes, min_side=min_side))
+        shapes = []
+        for _ in range(num_shapes):
+            dropped = draw(st.integers(0, len(full) - min_dims))  # leading dimensions left to broadcasting
+            kept = full[dropped:]
+            ones = draw(st.lists(st.booleans(), min_size=len(kept), max_size=len(kept)))
+            shapes.append(tuple(1 if one else side for side, one in zip(kept, ones)))
+        return tuple(shapes)
+
+    return draw_shapes()
 
 
 def filled_tensors(

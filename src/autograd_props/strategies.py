@@ -123,11 +123,21 @@ def shapes(
 
 
 def broadcastable_shapes(
-    num_shapes: int, *, min_dims: int = 0, max_dims: int = MAX_DIMS, min_side: int = 0, max_side: int = MAX_SIDE
+    num_shapes: int, *, min_dims: int = 0, max_dims: int = MAX_DIMS, min_side: int = 0, max_side: int | None = None
 ) -> st.SearchStrategy[tuple[tuple[int, ...], ...]]:
-    """``num_shapes`` shapes that broadcast together (their input_shapes)."""
+    """``num_shapes`` shapes that broadcast together (their input_shapes).
+
+    Sizes as :func:`shapes`: sides up to ``max_side`` (default MAX_SIDE), or, where the gate draws
+    large sizes and no ``max_side`` is given, a large shape and its trailing dimensions, some 1
+    (``large_tensors.large_broadcastable_shapes``).
+    """
+    sizes = current_sizes()
+    if sizes.large and max_side is None:
+        from autograd_props.large_tensors import large_broadcastable_shapes
+
+        return large_broadcastable_shapes(num_shapes, min_dims=min_dims, max_dims=max_dims, min_side=min_side, chunk_sizes=sizes.chunk_sizes)
     return hnp.mutually_broadcastable_shapes(
-        num_shapes=num_shapes, min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side
+        num_shapes=num_shapes, min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=MAX_SIDE if max_side is None else max_side
     ).map(lambda result: result.input_shapes)
 
 
