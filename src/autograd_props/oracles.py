@@ -115,12 +115,14 @@ def native_allowance(
     is below the dtype's smallest normal number are left out of the worst relative error: there
     rounding is absolute (subnormals), and dividing by the tiny magnitude would inflate it.
     """
-    finite = torch.where(torch.isfinite(native_error), native_error, torch.zeros_like(native_error))
-    sized = (magnitude >= torch.finfo(dtype).tiny) & torch.isfinite(native_error)
-    relative = (native_error[sized] / magnitude[sized]).max() if bool(sized.any()) else native_error.new_zeros(())
+    finite = torch.isfinite(native_error)
+    sized = (magnitude >= torch.finfo(dtype).tiny).logical_and_(finite)
+    # The ratios are >= 0, so the largest over the sized elements is the largest with 0 elsewhere
+    # (and 0 where none is sized); ``where`` spares the boolean indexing's copies.
+    relative = torch.where(sized, native_error / magnitude, 0.0).max() if native_error.numel() else native_error.new_zeros(())
     allowance = torch.maximum(native_error, relative * magnitude)
     if coupled is not None and native_error.numel() > 1:
-        flat = finite.reshape(-1)
+        flat = torch.where(finite, native_error, 0.0).reshape(-1)
         neighbourhood = (coupled.to(flat.dtype) * flat[None, :]).amax(1).reshape(native_error.shape)
         allowance = torch.maximum(allowance, neighbourhood)
     return LOW_PRECISION_FACTOR.get(dtype, 1.0) * allowance
@@ -161,24 +163,25 @@ def assert_matches_truth(
     eps = torch.finfo(got.dtype).eps
     # A magnitude is NaN where the reference's Jacobian is infinite against a zero; count it as 0.
     magnitude = torch.nan_to_num(magnitude.to("cpu", torch.float64), nan=0.0)
-    native_error = torch.where(torch.isfinite(n), (n - t).abs(), torch.zeros_like(t)).nan_to_num(nan=0.0)
+    # Each fresh tensor below is finished in place: at 10^6 elements an allocation costs a pass.
+    native_error = torch.where(torch.isfinite(n), (n - t).abs_(), 0.0).nan_to_num_(nan=0.0)
     from_native = native_allowance(native_error, magnitude, got.dtype, coupled)
     if coupled is not None and magnitude.numel() > 1:
         # Elements computed together share their reductions' rounding: the largest terms among
         # them set it, not each element's own (which cancellation may have made small).
         flat = magnitude.reshape(-1)
         magnitude = (coupled.to(flat.dtype) * flat[None, :]).amax(1).reshape(magnitude.shape).maximum(magnitude)
-    allowed = from_native + atol + rtol * t.abs().nan_to_num(nan=0.0, posinf=0.0) + ROUNDING_ULPS * eps * magnitude
-    err = (g - t).abs()
-    ratio = torch.nan_to_num(err / allowed, nan=float("inf"))
+    allowed = (from_native + atol).add_(t.abs().nan_to_num_(nan=0.0, posinf=0.0).mul_(rtol)).add_(ROUNDING_ULPS * eps * magnitude)
+    err = (g - t).abs_()
+    ratio = (err / allowed).nan_to_num_(nan=float("inf"))
     # Exactly native's value is never worse than native (this covers NaN and inf where native has
     # them); where native is not finite but the truth is, the custom value may instead be right.
-    same_as_native = (g == n) | (torch.isnan(g) & torch.isnan(n)) | (g == t)
-    ratio = torch.where(same_as_native, torch.zeros_like(ratio), ratio)
+    same_as_native = (g == n).logical_or_(torch.isnan(g).logical_and_(torch.isnan(n))).logical_or_(g == t)
+    ratio.masked_fill_(same_as_native, 0.0)
     unjudged = None
     if reference_may_fail:
-        unjudged = ~torch.isfinite(t) & torch.isfinite(g) & ~same_as_native
-        ratio = torch.where(unjudged, torch.zeros_like(ratio), ratio)
+        unjudged = torch.isfinite(t).logical_not_().logical_and_(torch.isfinite(g)).logical_and_(same_as_native.logical_not())
+        ratio.masked_fill_(unjudged, 0.0)
     margin = float(ratio.max())
     if margin > 1.0:
         worst = int(ratio.reshape(-1).argmax())
