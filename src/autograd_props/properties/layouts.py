@@ -23,6 +23,7 @@ from autograd_props.harness import (
 )
 from autograd_props.oracles import assert_same_result, jacobian_magnitudes
 from autograd_props.properties.base import Property, draw_args, draw_cotangents
+from autograd_props.results import Verdict
 from autograd_props.spec import FunctionSpec
 
 
@@ -77,13 +78,19 @@ def check_layouts(
     cotangents: tuple[torch.Tensor, ...],
     layout: str,
     cotangent_layout: str,
-) -> list[float]:
+) -> Verdict | list[float]:
     which = spec.differentiable(args)
     transform = LAYOUTS[layout]
     cot_transform = LAYOUTS[cotangent_layout]
     strided_cots = tuple(cot_transform(c) for c in cotangents)
     dense_cots = tuple(c.contiguous() for c in strided_cots)
-    got_out, got_grads, inputs = _run(spec.function, args, which, transform, strided_cots)
+    try:
+        got_out, got_grads, inputs = _run(spec.function, args, which, transform, strided_cots)
+    except Exception as exc:
+        refusal = _reference_refuses_too(spec, args, which, transform, strided_cots, exc)
+        if refusal is None:
+            raise
+        return Verdict(notes=(f"{layout} inputs and {cotangent_layout} grad_outputs: {refusal}",))
     exp_out, exp_grads, _ = _run(spec.function, args, which, lambda x: transform(x).contiguous(), dense_cots)
     values = tuple(i.detach() if isinstance(i, torch.Tensor) else i for i in inputs)
     magnitudes = jacobian_magnitudes(spec.reference, values, which, dense_cots)
@@ -103,6 +110,27 @@ def check_layouts(
             ).margin
         )
     return margins
+
+
+def _reference_refuses_too(spec: FunctionSpec, args, which, transform, cotangents, exc: Exception) -> str | None:
+    """Why the Function raising on this layout is no finding, or None when it is one: the native
+    reference raises the same kind of error on the very same inputs (``view_as_complex`` wants a
+    last stride of 1), so the Function keeps the op's own restriction.  Never for a spec without a
+    native reference: there the reference is the Function itself."""
+    if not spec.has_reference:
+        return None
+    try:  # the reference must take the same values laid out contiguously: it is the layout it refuses
+        _run(spec.reference, args, which, lambda x: transform(x).contiguous(), tuple(c.contiguous() for c in cotangents))
+    except Exception:  # noqa: BLE001 -- then its refusal says nothing about the layout
+        return None
+    try:
+        _run(spec.reference, args, which, transform, cotangents)
+    except type(exc) as same:
+        first = str(same).strip().splitlines()[0][:200] if str(same).strip() else ""
+        return f"the Function raises, and so does the reference ({type(same).__name__}: {first}): the op's restriction, not the Function's"
+    except Exception:  # noqa: BLE001 -- another error: the Function's is its own
+        return None
+    return None
 
 
 def _draw(cell: Cell, data: st.DataObject) -> dict[str, Any]:
