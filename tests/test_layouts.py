@@ -52,3 +52,34 @@ def test_a_layout_only_the_function_refuses_is_a_finding():
     x = torch.tensor([[1.0, 2.0], [3.0, -4.0]], dtype=torch.float64)
     with pytest.raises(RuntimeError, match="view"):
         check_layouts(spec, args=(x,), cotangents=(torch.ones(4, dtype=torch.float64),), layout="transposed", cotangent_layout="transposed")
+
+
+def test_an_odd_storage_offset_both_refuse_is_noted():
+    # view_as_complex wants a storage offset divisible by 2; contiguous() keeps the offset of 3.
+    spec = _spec("as_complex", AsComplex.apply, torch.view_as_complex)
+    x = torch.tensor([1.0, 2.0], dtype=torch.float32)
+    verdict = Verdict.of(check_layouts(spec, args=(x,), cotangents=(torch.ones(2, dtype=torch.float32),), layout="storage_offset", cotangent_layout="transposed"))
+    assert any("storage_offset divisible by 2" in note for note in verdict.notes), verdict
+
+
+class AsReal(torch.autograd.Function):
+    """HazyResearch's ViewAsReal: its backward views grad_output as complex, which an expanded
+    grad_output (a sum's) cannot be; native view_as_real's backward takes it."""
+
+    @staticmethod
+    def forward(ctx, z):
+        return torch.view_as_real(z)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return torch.view_as_complex(grad)
+
+
+def test_a_backward_that_refuses_an_expanded_grad_output_is_a_finding():
+    from autograd_props.complex_views import as_real_views
+
+    spec = FunctionSpec(name="as_real", function=AsReal.apply, reference=torch.view_as_real,
+                        args=lambda d, dev: tensors(dtype=d, device=dev).map(lambda z: (z,)), dtypes=(torch.complex128,))
+    args = as_real_views((torch.tensor([1.0 + 2.0j, -3.0j], dtype=torch.complex128),))
+    with pytest.raises(RuntimeError, match="stride 1"):
+        check_layouts(spec, args=args, cotangents=(torch.ones(2, 2, dtype=torch.float64),), layout="transposed", cotangent_layout="expanded")

@@ -119,8 +119,11 @@ def _reference_refuses_too(spec: FunctionSpec, args, which, transform, cotangent
     native reference: there the reference is the Function itself."""
     if not spec.has_reference:
         return None
-    try:  # the reference must take the same values laid out contiguously: it is the layout it refuses
-        _run(spec.reference, args, which, lambda x: transform(x).contiguous(), tuple(c.contiguous() for c in cotangents))
+    # The reference must take the same values in a fresh dense tensor (``contiguous()`` keeps a
+    # storage offset, and a zero-size tensor's strides): then it is the layout it refuses.
+    fresh = lambda x: x.clone(memory_format=torch.contiguous_format)  # noqa: E731
+    try:
+        _run(spec.reference, args, which, lambda x: fresh(transform(x)), tuple(fresh(c) for c in cotangents))
     except Exception:  # noqa: BLE001 -- then its refusal says nothing about the layout
         return None
     try:
