@@ -212,6 +212,39 @@ def test_a_second_derivative_varying_far_below_the_step_is_not_judged_by_differe
                           cotangents=(tiny,), directions=(tiny,), probes=(one, one))
 
 
+def test_a_slope_jumping_within_the_step_is_left_to_the_native_oracle():
+    # Soak seed 2963718657 (on 459c24a): z = 1e-5 + 0j, moved along (1, 0.03125), crosses 0 within
+    # the step of 1e-4, and the VJP map's u z / |z| flips sign there.  The slope changes by 1 in 16
+    # (under STEP_SCALE_CHANGE), but its second difference, -0.999, explains the disagreement of
+    # 0.442 the differences saw: 15.66 against the analytic 16.11.
+    from autograd_props import ComplexArgs
+    from autograd_props.properties.double_backward import check_double_backward
+
+    f64 = lambda v: torch.tensor(v, dtype=torch.float64)  # noqa: E731
+    ones = [[1.0, 1.0]] * 5
+    args = f64([ones[:3] + [[1.0, 0.0], [1.0, 1.0]], [[1.0, 1.0], [1.0, 0.0], [1.0, 1.0], [1e-05, 0.0], [0.0, 1.0]], ones[:4] + [[1.0, 0.0]]])
+    cotangents = f64([[1.0] * 5, [1.0, 1.0, 1.0, 1.93067471164297e-280, 1.0], [0.0] + [1.0] * 4])
+    directions = f64([[[1.0, 1.0], [0.0, 1.0], [0.0, 1.0], [1.0, 1.0], [1.0, 1.0]],
+                      [[1.0, 1.0], [0.0, 1.0], [1.0, 0.0], [1.0, 0.03125], [1.0, 1.0]],
+                      [[1.0, 1.0], [1.0, 1.0], [1.0, 0.0], [1.0, 1.0], [1.0, 1.0]]])
+    probes = (f64([ones[:3] + [[1.0, 0.0], [1.0, 1.0]], [[1.0, 1.0], [0.0, 0.0], [1.0, 1.0], [0.0, 1.0], [1.0, 1.0]],
+                   [[1.0, 1.0], [1.0, 0.0], [1.0, 1.0], [1.0, 1.0], [1.0, 1.0]]]),
+              f64([[1.0, 0.0, 1.0, 1.0, 1.0], [1.0, 1.0, 1.0, 0.5, 1.0], [1.0] * 5]))
+    check_double_backward(spec_named("funcs", "complex_abs"), args=(args, ComplexArgs(0)), cotangents=(cotangents,),
+                          directions=(directions,), probes=probes)
+
+
+def test_a_slope_varying_within_the_step_still_catches_a_1e5_error():
+    # The second-difference rule only excuses what the slope's variation explains: exp's slope
+    # varies by h^2 exp(x) ~ 1e-8 relative across the step, far below a 1e-5 error.
+    x, u, v = (torch.tensor(t, dtype=torch.float64) for t in (0.7, 1.0, 1.0))
+    true = lambda t: float(torch.exp(x + t * v))  # noqa: E731
+    sensitivities = jacobian_magnitudes(torch.exp, (x,), (0,), cotangents=(u,)).vjp
+    off = finite_difference_slope(torch.exp, (x,), (0,), (u,), (v,), true(0.0) * (1 + 1e-5), sensitivities=sensitivities,
+                                  analytic_at=lambda t: true(t) * (1 + 1e-5))
+    assert off.smooth and off.margin > 1.0
+
+
 def test_finite_differences_off_on_the_reference_itself_are_left_to_the_native_oracle():
     # Soak seed 1579158504 (on b019b4b): GELU at x = -7.25 is F.gelu's 0.5 x (1 + erf(x / sqrt 2)),
     # 1.5e-12 known only to 4e-16 inside the kernel, while the slope there moves phi by 7e-17 per

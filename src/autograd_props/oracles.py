@@ -366,7 +366,9 @@ def finite_difference_slope(
     slope only if it is nearly constant across the step; before a disagreement fails, the slope
     is taken at ``t = +-h``, and one that changes there by more than ``STEP_SCALE_CHANGE`` of its
     size (a second derivative like ``1 / |z|`` next to ``z = 0``, at a distance far below the
-    step) leaves the point to the native oracle, as a kink does.
+    step), or whose second difference ``a(h) + a(-h) - 2 a(0)`` is as large as the disagreement
+    (``u z / |z|`` flipping sign as z crosses 0 within the step), leaves the point to the native
+    oracle, as a kink does.
     """
     base = float64_args(args)
     us = [c.to(torch.float64) for c in cotangents]
@@ -407,7 +409,13 @@ def finite_difference_slope(
     if result.margin > 1.0 and analytic_at is not None:
         ends = [analytic_at(t) for t in (step, -step)]
         change = max(abs(a - analytic) for a in ends)
-        if not change <= STEP_SCALE_CHANGE * (abs(analytic) + abs(result.estimate)):  # NaN counts as a change
+        # Central differences cancel the slope's odd part across the step; its even part, the
+        # second difference, is what they average in.  When it is as large as the disagreement,
+        # the slope's variation explains it (h^2 a'' where smooth, far below a 1e-5 relative error
+        # unless a'' is 1e3 times a: a kink's jump or a singularity within the step).
+        curvature = abs(ends[0] + ends[1] - 2 * analytic)
+        disagreement = abs(result.estimate - analytic)
+        if not (change <= STEP_SCALE_CHANGE * (abs(analytic) + abs(result.estimate)) and curvature < disagreement):  # NaN: left
             return FiniteDifferenceResult(
                 result.estimate, analytic, 0.0, False,
                 f"the analytic slope changes across the step: {analytic!r} at 0, {ends[0]!r} at h, {ends[1]!r} at -h",
