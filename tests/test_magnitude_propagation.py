@@ -162,3 +162,27 @@ def test_a_reference_without_forward_mode_is_named_not_sized():
     x = torch.tensor([1.0, -2.0], dtype=torch.float64)
     got = propagated_magnitudes(NoJvp.apply, (x,), (0,), tangents=(x,))
     assert got.jvp == () and any("forward mode of the reference" in op for op in got.unsized), got.unsized
+
+
+def test_a_reference_whose_jvp_raises_without_a_message_is_named_not_sized():
+    # str(exc).splitlines()[0] raised IndexError on NotImplementedError(): the note now has the type.
+    class SilentJvp(torch.autograd.Function):
+        @staticmethod
+        def forward(x):
+            return x * 2
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            pass
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2
+
+        @staticmethod
+        def jvp(ctx, t):
+            raise NotImplementedError()
+
+    x = torch.tensor([1.0, -2.0], dtype=torch.float64)
+    got = propagated_magnitudes(SilentJvp.apply, (x,), (0,), tangents=(x,))
+    assert got.jvp == () and "forward mode of the reference (NotImplementedError: )" in got.unsized, got.unsized

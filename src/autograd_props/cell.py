@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from autograd_props.messages import first_line
 from autograd_props.reproducer import reproducer_code, shapes_of
 from autograd_props.results import Failure, Skip, Verdict, cell_key
 from autograd_props.spec import FunctionSpec
@@ -103,7 +104,7 @@ class Cell:
         """The failure of ``check`` on the example ``kwargs``, with the code that reproduces it."""
         source = self.source or self.spec.module or "<the module that defines the spec>"
         return Failure(
-            error=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:500],
+            error=f"{type(exc).__name__}: {first_line(exc, 500)}"[:500],
             reproducer=reproducer_code(check, source, self.spec.name, kwargs),
             check=f"{check.__module__}:{check.__name__}",
             shapes=shapes_of(kwargs),

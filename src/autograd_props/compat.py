@@ -20,6 +20,8 @@ from typing import Any
 import pytest
 import torch
 
+from autograd_props.messages import first_line
+
 __all__ = ["TORCH_VERSION", "compile_backend", "compile_settings", "skip_if_reference_lacks_kernel", "skip_where_torch_lacks_kernel", "unsupported_reason"]
 
 TORCH_VERSION: tuple[int, int] = tuple(int(x) for x in re.match(r"(\d+)\.(\d+)", torch.__version__).groups())
@@ -110,7 +112,7 @@ def skip_where_torch_lacks_kernel(*, what: str, device: str) -> Iterator[None]:
         missing = _MISSING_KERNEL.search(str(exc)) if TORCH_VERSION < (2, 5) else None
         if missing is None:
             raise
-        pytest.skip(f"{_versions()}: no {device} {missing[1]} kernel for {what}: {str(exc).splitlines()[0]}")
+        pytest.skip(f"{_versions()}: no {device} {missing[1]} kernel for {what}: {first_line(exc, 500)}")
 
 
 def skip_if_reference_lacks_kernel(reference: Callable[..., Any], args: tuple[Any, ...], *, what: str, device: str) -> None:

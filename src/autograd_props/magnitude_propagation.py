@@ -53,6 +53,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten, tree_unflatten
 from torch.utils.weak import WeakTensorKeyDictionary
 
+from autograd_props.messages import first_line
 from autograd_props.pointwise_derivatives import derivative
 
 __all__ = ["MagnitudeMode", "PropagatedMagnitudes", "propagated_magnitudes"]
@@ -406,7 +407,7 @@ def _jvp_magnitudes(reference, args, which, tangents) -> tuple[tuple[torch.Tenso
                     tangent = fwAD.unpack_dual(o).tangent if o.is_floating_point() else None
                     jvp.append(torch.zeros(o.shape, dtype=torch.float64) if tangent is None else mode.magnitude(tangent).detach().clone())
         except (RuntimeError, NotImplementedError) as exc:  # an op of the reference without a forward-mode formula
-            return (), {f"forward mode of the reference ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"}
+            return (), {f"forward mode of the reference ({type(exc).__name__}: {first_line(exc)})"}
     return tuple(jvp), set(mode.unsized)
 
 

@@ -27,6 +27,7 @@ from hypothesis.errors import FailedHealthCheck, Unsatisfiable
 
 from autograd_props.cell import Cell, attach_failure
 from autograd_props.devices import available_devices
+from autograd_props.messages import first_line
 from autograd_props.properties import REGISTRY, Property
 from autograd_props.results import Skip
 from autograd_props.sizes import Sizes, drawing_sizes
@@ -280,7 +281,7 @@ def _run_cell_at_its_sizes(cell: Cell, budget: Budget) -> None:
         name = check[1] if check else "<name>"
         raise SpecHealthCheckFailed(
             f"{cell.key}: Hypothesis's health check {name} failed while drawing {cell.spec.name}'s examples: "
-            f"{str(failed).strip().splitlines()[0]}  This concerns the spec's args strategy, not the Function: draw "
+            f"{first_line(failed, 500)}  This concerns the spec's args strategy, not the Function: draw "
             f"cheaper examples, or let the spec say why the check does not apply: FunctionSpec(..., "
             f"hypothesis={{'suppress_health_check': {{HealthCheck.{name}: 'the reason'}}}})"
         ) from None

@@ -27,6 +27,7 @@ from autograd_props.harness import (
     vjp_map,
     zeros_where_none,
 )
+from autograd_props.messages import first_line
 from autograd_props.oracles import (
     assert_matches_truth,
     finite_difference_slope,
@@ -83,7 +84,7 @@ def check_double_backward(
             raise
         # register_autograd has no once_differentiable: a custom op says "first order only" by
         # computing its backward with an op of its own that registers no autograd, which raises.
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        reason = first_line(exc) or type(exc).__name__
         return Verdict(notes=(f"{NOT_CLAIMED}: the custom op's backward is not differentiable, and double backward raised ({reason})",))
     n_args = len(args)
     everything = tuple(args) + tuple(cotangents)
@@ -98,7 +99,7 @@ def check_double_backward(
     except (RuntimeError, NotImplementedError) as exc:
         # The reference cannot judge at all: finite differences of the Function's VJP do (float64),
         # and the Function's own float64 second derivatives (the other dtypes).
-        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        reason = first_line(exc) or type(exc).__name__
         native = truth = None
         sized_by = spec.function
         notes.append(f"the reference has no double backward ({reason}): judged by finite differences of the Function's VJP"
@@ -197,7 +198,7 @@ def _check_forward_over_reverse(spec, args, which, cotangents, directions, probe
         native = forward_over_reverse(spec.reference, args, which, cotangents, probes)
         truth = forward_over_reverse(spec.reference, float64_args(args), which, float64_args(cotangents), float64_args(probes))
     except (RuntimeError, NotImplementedError) as exc:
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        reason = first_line(exc) or type(exc).__name__
         notes.append(f"the reference has no forward mode through its backward ({reason}): fwd-over-rev judged by finite differences"
                      + ("" if float64_cell else " and the Function's own float64 value"))
         native = None

@@ -21,6 +21,7 @@ from autograd_props.harness import (
     grads_of,
     zeros_where_none,
 )
+from autograd_props.messages import first_line
 from autograd_props.oracles import assert_same_result, jacobian_magnitudes
 from autograd_props.properties.base import Property, draw_args, draw_cotangents
 from autograd_props.results import Verdict
@@ -129,8 +130,7 @@ def _reference_refuses_too(spec: FunctionSpec, args, which, transform, cotangent
     try:
         _run(spec.reference, args, which, transform, cotangents)
     except type(exc) as same:
-        first = str(same).strip().splitlines()[0][:200] if str(same).strip() else ""
-        return f"the Function raises, and so does the reference ({type(same).__name__}: {first}): the op's restriction, not the Function's"
+        return f"the Function raises, and so does the reference ({type(same).__name__}: {first_line(same)}): the op's restriction, not the Function's"
     except Exception:  # noqa: BLE001 -- another error: the Function's is its own
         return None
     return None
