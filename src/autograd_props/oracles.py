@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from autograd_props import strict_first
 from autograd_props.harness import as_outputs, float64_args, float64_cpu_args
 from autograd_props.rounding_noise import rounding_noise
 
@@ -183,6 +184,8 @@ def assert_matches_truth(
         unjudged = torch.isfinite(t).logical_not_().logical_and_(torch.isfinite(g)).logical_and_(same_as_native.logical_not())
         ratio.masked_fill_(unjudged, 0.0)
     margin = float(ratio.max())
+    if margin > 1.0 and strict_first.strict():
+        raise strict_first.NeedsMagnitudes(what)
     if margin > 1.0:
         worst = int(ratio.reshape(-1).argmax())
         index = _fmt_index(worst, got.shape)
@@ -257,6 +260,9 @@ def jacobian_magnitudes(
 
     with torch.enable_grad():
         outs = tuple(o.detach() for o in of_inputs(*inputs))
+    if strict_first.strict():  # judged first without them: zeros, the tightest tolerance
+        return Magnitudes(tuple(torch.zeros(o.shape, dtype=torch.float64) for o in outs),
+                          tuple(torch.zeros_like(x) for x in inputs), tuple(torch.zeros(o.shape, dtype=torch.float64) for o in outs))
     # The Jacobian is numel_in x numel_out, and the coupling matrices numel_in^2 and numel_out^2.
     if (sum(x.numel() for x in inputs) + sum(o.numel() for o in outs)) ** 2 > DENSE_JACOBIAN_LIMIT:
         return _propagated(reference, args, which, inputs, outs, cotangents, tangents)
@@ -377,7 +383,9 @@ def finite_difference_slope(
     sensitivities = [torch.nan_to_num(s.detach().to("cpu", torch.float64), nan=0.0, posinf=0.0) for s in sensitivities]
     vs = [v.detach().to("cpu", torch.float64) for v in directions]
     analytic_magnitude = sum(float((s * v.abs()).sum()) for s, v in zip(sensitivities, vs))
-    rounded_steps = [_step_rounding(base[i].detach().cpu(), v, step) for i, v in zip(which, vs)]
+    # Zero sensitivities (strict_first) make the step's rounding count for nothing: not measured.
+    rounded_steps = [_step_rounding(base[i].detach().cpu(), v, step) if not strict_first.strict() else (v.new_zeros(()), v.new_zeros(()))
+                     for i, v in zip(which, vs)]
     step_error = sum(float((s * e).sum()) for s, (e, _) in zip(sensitivities, rounded_steps))
     gap_step_error = sum(float((s * e).sum()) for s, (_, e) in zip(sensitivities, rounded_steps))
 
@@ -400,6 +408,8 @@ def finite_difference_slope(
     floor = 2 * step_error + ROUNDING_ULPS * torch.finfo(torch.float64).eps * (analytic_magnitude + unit)
     judge = functools.partial(_judge_slope, samples, analytic, step, floor, 2 * gap_step_error)
     result = judge(noise=0.0)
+    if strict_first.strict() and (result.margin > 1.0 or not result.smooth):
+        raise strict_first.NeedsMagnitudes(f"finite differences: {result.reason or 'out of the strict tolerance'}")
     if result.margin > 1.0:
         # phi's size bounds its rounding only when its terms do not cancel; before failing, the
         # rounding is measured (rounding_noise.py) and the slope judged again with it.

@@ -11,7 +11,7 @@ import pytest
 import torch
 from hypothesis import strategies as st
 
-from autograd_props import compat
+from autograd_props import compat, strict_first
 from autograd_props.cell import Cell
 from autograd_props.complex_views import as_real_views
 from autograd_props.harness import as_outputs
@@ -51,6 +51,9 @@ class Property:
     without_reference: str = ""
     # Checks only a torch.library custom op's registration (opcheck's tests).
     custom_ops_only: bool = False
+    # Its verdicts depend on magnitudes only through tolerances they widen, so an example may be
+    # judged first without them (strict_first.py).
+    strict_first: bool = False
 
     def __post_init__(self) -> None:
         if self.dtypes not in ("spec", "float64") and not self.dtypes.startswith("full-precision:"):
@@ -85,7 +88,9 @@ class Property:
         kwargs = self.draw(cell, data)
         with cell.reproduce(self.check, kwargs), compat.skip_where_torch_lacks_kernel(what=cell.spec.name, device=cell.device):
             try:
-                verdict = Verdict.of(self.check(cell.spec, **kwargs))
+                verdict = strict_first.judged(self.check, cell.spec, kwargs) if self.strict_first and strict_first.enabled() else None
+                if verdict is None:
+                    verdict = Verdict.of(self.check(cell.spec, **kwargs))
             except BeyondOracle as exc:  # a limit of the suite, said as such, not a finding
                 pytest.skip(f"{self.name} cannot judge this example: {exc}")
         cell.record(verdict)

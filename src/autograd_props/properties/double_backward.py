@@ -243,4 +243,5 @@ PROPERTY = Property(
     draw=_draw,
     dtypes="full-precision: second derivatives through float16/bfloat16 saved values are dominated by "
     "their rounding (native softmax's own bfloat16 second derivative is 40% off the float64 truth)",
+    strict_first=True,
 )

@@ -45,4 +45,5 @@ PROPERTY = Property(
     draw=lambda cell, data: {"args": draw_args(cell, data)},
     without_reference="the Function's own float64 output is the truth, so in float64 there is nothing to compare it with "
     "(the other dtypes are compared with it)",
+    strict_first=True,
 )

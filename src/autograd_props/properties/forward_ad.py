@@ -131,4 +131,5 @@ PROPERTY = Property(
     "without one: forward mode must raise",
     check=check_forward_ad,
     draw=_draw,
+    strict_first=True,
 )

@@ -61,4 +61,5 @@ PROPERTY = Property(
     draw=_draw,
     dtypes="float64",
     finite_differences=True,
+    strict_first=True,
 )

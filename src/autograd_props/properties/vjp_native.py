@@ -77,4 +77,5 @@ PROPERTY = Property(
     draw=draw_args_and_cotangents,
     without_reference="the Function's own float64 gradient is the truth, so in float64 there is nothing to compare it with "
     "(vjp_finite_differences checks it against the forward's slope; the other dtypes are compared with it)",
+    strict_first=True,
 )
