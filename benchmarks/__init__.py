@@ -27,4 +27,4 @@ SMOKE_CHECK_SIZES: tuple[int, ...] = (10, 100)
 DRAW_SIZES: tuple[int, ...] = (1_000, 10_000, 100_000, 1_000_000)
 SMOKE_DRAW_SIZES: tuple[int, ...] = (1_000,)
 
-IMPLS: tuple[str, ...] = ("custom", "native", "native-composite", "oracle", "oracle-native", "oracle-fd", "function", "gradcheck-fast", "gradcheck-slow")
+IMPLS: tuple[str, ...] = ("custom", "native", "native-composite", "oracle", "oracle-native", "oracle-fd", "oracle-strict", "oracle-native-strict", "function", "gradcheck-fast", "gradcheck-slow")

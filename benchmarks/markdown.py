@@ -163,6 +163,32 @@ def _checking_table(runs: Sequence[Run]) -> list[str]:
     return _table(header, rows)
 
 
+STRICT_COLUMNS = ("oracle-strict", "oracle-native-strict", "function", "gradcheck-fast")
+STRICT_RATIOS = (
+    ("oracle-strict", "gradcheck-fast"), ("oracle-native-strict", "gradcheck-fast"),
+    ("oracle-strict", "function"), ("oracle-native-strict", "function"),
+)
+
+
+def _strict_table(runs: Sequence[Run]) -> list[str]:
+    """The two whole checks with strict_first on, beside what they are measured against."""
+    multi = len(runs) > 1
+    header = ["function", "numel"] + (["run"] if multi else []) + list(STRICT_COLUMNS) + [f"{a} / {b}" for a, b in STRICT_RATIOS]
+    rows = []
+    functions = dict.fromkeys(f for run in runs for f in run.functions("check"))
+    for function in functions:
+        for n in sorted({n for run in runs for n in run.values("numel", measure="check", function=function)}):
+            for run in runs:
+                med = {i: _median_of(run, "check", function, i, n, "cpu") for i in STRICT_COLUMNS}
+                if med["oracle-strict"] is None and med["oracle-native-strict"] is None:
+                    continue
+                rows.append(
+                    [function, str(n)] + ([run.label] if multi else []) + [fmt_time(med[i]) for i in STRICT_COLUMNS]
+                    + [fmt_ratio(ratio(med[a], med[b])) for a, b in STRICT_RATIOS]
+                )
+    return _table(header, rows)
+
+
 def _drawing_table(runs: Sequence[Run]) -> list[str]:
     impls = ("filled", "elementwise", "randn")
     multi = len(runs) > 1
@@ -253,6 +279,14 @@ def build_markdown(runs: Sequence[Run], plot_name: str | None = "benchmarks.png"
         "A dash: not run (slow gradcheck past 1000, or a reference the propagation cannot size, skipped with the op named).",
         "",
         *_checking_table(runs),
+        "",
+        "### The same checks judged strictly first",
+        "",
+        "`oracle-strict` and `oracle-native-strict`: the two checks above as a property runs them with",
+        "`AUTOGRAD_PROPS_STRICT_FIRST=1` (`strict_first.py`): first with zero magnitudes on copies of the example,",
+        "sized only when that is not clean.",
+        "",
+        *_strict_table(runs),
         "",
         "## The cost of drawing an example",
         "",

@@ -164,7 +164,7 @@ def evaluate_targets(run: Run, device: str = "cpu") -> list[TargetResult]:
     for function in run.functions("check"):
         # "oracle" (vjp_finite_differences) and "oracle-native" (vjp_native) are the gate's whole checks;
         # "oracle-fd" the finite differences alone (shown too, so a miss says where the time goes).
-        for oracle_impl in ("oracle", "oracle-native", "oracle-fd"):
+        for oracle_impl in ("oracle", "oracle-native", "oracle-fd", "oracle-strict", "oracle-native-strict"):
             oracle = _median_of(run, "check", function, oracle_impl, CHECK_TARGET_NUMEL, "cpu")
             for impl, limit in (("gradcheck-slow", ORACLE_VS_SLOW_MAX), ("gradcheck-fast", ORACLE_VS_FAST_MAX)):
                 target = f"{oracle_impl}/{impl} @{CHECK_TARGET_NUMEL}"
@@ -172,7 +172,7 @@ def evaluate_targets(run: Run, device: str = "cpu") -> list[TargetResult]:
                 out.append(TargetResult(run.label, target, function, impl, fmt_ratio(r), f"<= {limit:g}", None if r is None else r <= limit))
         largest = max(run.values("numel", measure="check", function=function), default=0)
         if largest >= LARGE_NUMEL:
-            for oracle_impl in ("oracle", "oracle-native"):
+            for oracle_impl in ("oracle", "oracle-native", "oracle-strict", "oracle-native-strict"):
                 r = ratio(_median_of(run, "check", function, oracle_impl, largest, "cpu"), _median_of(run, "check", function, "function", largest, "cpu"))
                 out.append(
                     TargetResult(

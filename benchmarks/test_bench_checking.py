@@ -13,6 +13,9 @@ All on the same Function and the same float64 CPU input, at 10 to 10^6 elements 
   the reference's in the argument dtype and in float64, the same sensitivities, the comparison;
 * ``oracle-fd``: the ``oracle`` example without its sensitivities (computed beforehand, untimed):
   what the finite differences themselves cost;
+* ``oracle-strict`` / ``oracle-native-strict``: the same two checks as a property runs them with
+  ``strict_first`` on: judged first with zero magnitudes on copies of the example, sized only
+  when that is not clean;
 * ``function``: the Function's own forward plus backward on the same input and cotangent: what
   the issue's "at most 10x" at 10^6 elements is measured against;
 * ``gradcheck-fast`` / ``gradcheck-slow``: ``torch.autograd.gradcheck`` with its defaults, in
@@ -33,16 +36,18 @@ from typing import Any
 import pytest
 import torch
 
-from autograd_props import FunctionSpec
+from autograd_props import FunctionSpec, strict_first
 from autograd_props.dot_product import vjp_dot_product
 from autograd_props.harness import as_outputs, vjp
 from autograd_props.oracles import BeyondOracle, FiniteDifferenceResult, jacobian_magnitudes
+from autograd_props.properties.vjp_finite_differences import check_vjp_finite_differences
 from autograd_props.properties.vjp_native import check_vjp_native
+from autograd_props.results import Verdict
 from benchmarks.inputs import BenchInput, bench_input
 
 DTYPE = torch.float64
-CHECK_IMPLS = ("oracle", "oracle-native", "oracle-fd", "function", "gradcheck-fast", "gradcheck-slow")
-ORACLE_IMPLS = ("oracle", "oracle-native", "oracle-fd")
+CHECK_IMPLS = ("oracle", "oracle-native", "oracle-fd", "oracle-strict", "oracle-native-strict", "function", "gradcheck-fast", "gradcheck-slow")
+ORACLE_IMPLS = ("oracle", "oracle-native", "oracle-fd", "oracle-strict", "oracle-native-strict")
 GRADCHECK_SLOW_MAX_NUMEL = 1000
 # gradcheck-slow takes about a second at 1000 elements: a fixed, small number of rounds there.
 SLOW_ROUNDS = {1000: 3}
@@ -80,6 +85,13 @@ def gradcheck_call(spec: FunctionSpec, inp: BenchInput, *, fast_mode: bool):
 
 
 def _oracle_call(spec: FunctionSpec, impl: str, inp: BenchInput, cotangents, directions, sensitivities) -> Callable[[], Any]:
+    if impl.endswith("-strict"):
+        check, kwargs = (
+            (check_vjp_native, {"args": inp.args, "cotangents": cotangents}) if impl == "oracle-native-strict"
+            else (check_vjp_finite_differences, {"args": inp.args, "cotangents": cotangents, "directions": directions})
+        )
+        # what Property.run does with strict_first on
+        return lambda: strict_first.judged(check, spec, kwargs) or Verdict.of(check(spec, **kwargs))
     if impl == "oracle-native":
         return lambda: check_vjp_native(spec, args=inp.args, cotangents=cotangents)
     # oracle-fd: the finite differences alone, the example's sensitivities computed untimed

@@ -69,6 +69,9 @@ def _run_a(tmp_path, torch_version="2.13.0+cpu", name="bench-py3.11-torch2.13.0.
             _bench("square", "function", 1_000_000, 2e-3, measure="check"),
             _bench("square", "gradcheck-fast", 1000, 2e-3, measure="check"),
             _bench("square", "gradcheck-slow", 1000, 1.0, measure="check"),
+            _bench("square", "oracle-strict", 1000, 0.8e-3, measure="check"),
+            _bench("square", "oracle-native-strict", 1000, 4e-3, measure="check"),
+            _bench("square", "oracle-native-strict", 1_000_000, 16e-3, measure="check"),
             {"name": "unrelated", "extra_info": {}, "stats": {"median": 1.0}},
         ],
     )
@@ -77,7 +80,7 @@ def _run_a(tmp_path, torch_version="2.13.0+cpu", name="bench-py3.11-torch2.13.0.
 def test_load_run_keeps_only_our_benchmarks(tmp_path):
     run = load_run(_run_a(tmp_path))
     assert run.label == "py3.11 torch 2.13.0+cpu"
-    assert len(run.rows) == 22
+    assert len(run.rows) == 25
     assert run.get("fwd+bwd", "square", "custom", M).median == 0.8e-3
     assert run.get("saved-bytes", "silu", "native-composite", M).saved_bytes == 8 * M
 
@@ -93,6 +96,18 @@ def test_function_table_rows(tmp_path):
     # oracle/fast, oracle-native/fast, oracle-fd/fast, oracle/function, oracle-native/function
     assert "| square | 1000 | 1 ms | 500 µs | — | — | 2 ms | 1 s | 0.001 | 0.500 | 0.250 | — | — | — |" in md
     assert "| square | 1000000 | 50 ms | 5 ms | — | 2 ms | — | — | — | — | — | — | 25.000 | 2.500 |" in md
+
+
+def test_strict_first_table_rows(tmp_path):
+    md = build_markdown([load_run(_run_a(tmp_path))], plot_name=None)
+    # oracle-strict, oracle-native-strict, function, fast, then strict/fast, native-strict/fast,
+    # strict/function, native-strict/function
+    assert "| square | 1000 | 800 µs | 4 ms | — | 2 ms | 0.400 | 2.000 | — | — |" in md
+    assert "| square | 1000000 | — | 16 ms | 2 ms | — | — | — | — | 8.000 |" in md
+    targets = {(t.target, t.function): t for t in evaluate_targets(load_run(_run_a(tmp_path)))}
+    assert targets[("oracle-strict/gradcheck-fast @1000", "square")].met is True  # 0.4
+    assert targets[("oracle-native-strict/gradcheck-fast @1000", "square")].met is False  # 2
+    assert targets[("oracle-native-strict/function @1M", "square")].met is True  # 8
 
 
 def test_targets_met_and_missed_are_all_listed(tmp_path):
@@ -132,7 +147,7 @@ def test_main_writes_markdown_and_plot(tmp_path):
     path = _run_a(tmp_path)
     out = tmp_path / "out"
     assert report.main([str(path), "--out", str(out)]) == 0
-    assert (out / "benchmarks.md").read_text().count("### ") == 2
+    assert (out / "benchmarks.md").read_text().count("### ") == 3  # square's, silu's, strict first's
     assert (out / "benchmarks.png").stat().st_size > 1000
 
 
