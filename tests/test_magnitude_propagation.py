@@ -145,40 +145,29 @@ def test_in_place_copies_are_sized_as_moves():
     assert got.forward[0].tolist() == pytest.approx((4 * x.abs()).tolist())  # |2| |x| + |2 x|, no rounding of the copy
 
 
+class _DoublingWithoutJvp(torch.autograd.Function):
+    @staticmethod
+    def forward(x):
+        return x * 2
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        pass
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 2
+
+
 def test_a_reference_without_forward_mode_is_named_not_sized():
-    class NoJvp(torch.autograd.Function):
-        @staticmethod
-        def forward(x):
-            return x * 2
-
-        @staticmethod
-        def setup_context(ctx, inputs, output):
-            pass
-
-        @staticmethod
-        def backward(ctx, g):
-            return g * 2
-
     x = torch.tensor([1.0, -2.0], dtype=torch.float64)
-    got = propagated_magnitudes(NoJvp.apply, (x,), (0,), tangents=(x,))
+    got = propagated_magnitudes(_DoublingWithoutJvp.apply, (x,), (0,), tangents=(x,))
     assert got.jvp == () and any("forward mode of the reference" in op for op in got.unsized), got.unsized
 
 
 def test_a_reference_whose_jvp_raises_without_a_message_is_named_not_sized():
     # str(exc).splitlines()[0] raised IndexError on NotImplementedError(): the note now has the type.
-    class SilentJvp(torch.autograd.Function):
-        @staticmethod
-        def forward(x):
-            return x * 2
-
-        @staticmethod
-        def setup_context(ctx, inputs, output):
-            pass
-
-        @staticmethod
-        def backward(ctx, g):
-            return g * 2
-
+    class SilentJvp(_DoublingWithoutJvp):
         @staticmethod
         def jvp(ctx, t):
             raise NotImplementedError()
