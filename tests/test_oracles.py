@@ -11,6 +11,7 @@ from autograd_props import spec_named
 from autograd_props.oracles import (
     assert_matches_truth,
     finite_difference_slope,
+    finite_elements,
     jacobian_magnitudes,
 )
 from autograd_props.properties.special_values import check_special_values
@@ -255,3 +256,22 @@ def test_finite_differences_off_on_the_reference_itself_are_left_to_the_native_o
     verdict = check_vjp_finite_differences(spec_named("tests.corpus.twins", "gelu_own_rounding"), args=(f64([0.015625, -7.25]),),
                                            cotangents=(f64([0.25, 1.0]),), directions=(f64([0.0625, 0.0625]),))
     assert "finite differences are off on the reference itself" in verdict.notes[0]
+
+
+def test_finite_elements_is_isfinite():
+    tiny = torch.finfo(torch.float64).tiny
+    x = torch.tensor([0.0, -0.0, tiny / 4, -tiny, 1.0, -1e308, 1.7e308, float("inf"), -float("inf"), float("nan")], dtype=torch.float64)
+    assert torch.equal(finite_elements(x), torch.isfinite(x))
+
+
+@pytest.mark.parametrize("k", [0, 1, -1, 2, -2])
+def test_a_moved_point_is_x_plus_t_v_bit_for_bit(k):
+    # finite_difference_slope moves x by k (h v) in one pass and _step_rounding measures the
+    # rounding of x + t v: both rest on k (h v) being exactly (k h) v for these k.
+    generator = torch.Generator().manual_seed(k + 2)
+    x = torch.randn(10_000, generator=generator, dtype=torch.float64) * torch.logspace(-300, 300, 10_000, dtype=torch.float64)
+    v = torch.randn(10_000, generator=generator, dtype=torch.float64) * torch.logspace(-3, 3, 10_000, dtype=torch.float64)
+    h = 1e-4
+    moved = torch.add(x, h * v, alpha=k)
+    assert torch.equal(moved, x + (k * h) * v)
+    assert torch.equal(moved.signbit(), (x + (k * h) * v).signbit())

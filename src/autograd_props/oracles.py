@@ -98,6 +98,13 @@ def _fmt_index(flat: int, shape: torch.Size) -> tuple[int, ...]:
     return tuple(int(i) for i in np.unravel_index(flat, tuple(shape))) if len(shape) else ()
 
 
+def finite_elements(x: torch.Tensor) -> torch.Tensor:
+    """``torch.isfinite`` for the real tensors compared here (|x| < inf is False for NaN and
+    +-inf), at a quarter of its cost: on one CPU thread isfinite takes 12 ms at 10^6 float64
+    elements, |x| < inf 3 ms."""
+    return x.abs() < math.inf
+
+
 def native_allowance(
     native_error: torch.Tensor, magnitude: torch.Tensor, dtype: torch.dtype, coupled: torch.Tensor | None = None
 ) -> torch.Tensor:
@@ -116,11 +123,11 @@ def native_allowance(
     is below the dtype's smallest normal number are left out of the worst relative error: there
     rounding is absolute (subnormals), and dividing by the tiny magnitude would inflate it.
     """
-    finite = torch.isfinite(native_error)
+    finite = finite_elements(native_error)
     sized = (magnitude >= torch.finfo(dtype).tiny).logical_and_(finite)
     # The ratios are >= 0, so the largest over the sized elements is the largest with 0 elsewhere
-    # (and 0 where none is sized); ``where`` spares the boolean indexing's copies.
-    relative = torch.where(sized, native_error / magnitude, 0.0).max() if native_error.numel() else native_error.new_zeros(())
+    # (and 0 where none is sized); the mask spares the boolean indexing's copies.
+    relative = (native_error / magnitude).masked_fill_(sized.logical_not_(), 0.0).max() if native_error.numel() else native_error.new_zeros(())
     allowance = torch.maximum(native_error, relative * magnitude)
     if coupled is not None and native_error.numel() > 1:
         flat = torch.where(finite, native_error, 0.0).reshape(-1)
@@ -165,7 +172,7 @@ def assert_matches_truth(
     # A magnitude is NaN where the reference's Jacobian is infinite against a zero; count it as 0.
     magnitude = torch.nan_to_num(magnitude.to("cpu", torch.float64), nan=0.0)
     # Each fresh tensor below is finished in place: at 10^6 elements an allocation costs a pass.
-    native_error = torch.where(torch.isfinite(n), (n - t).abs_(), 0.0).nan_to_num_(nan=0.0)
+    native_error = (n - t).abs_().masked_fill_(finite_elements(n).logical_not_(), 0.0).nan_to_num_(nan=0.0)
     from_native = native_allowance(native_error, magnitude, got.dtype, coupled)
     if coupled is not None and magnitude.numel() > 1:
         # Elements computed together share their reductions' rounding: the largest terms among
@@ -181,7 +188,7 @@ def assert_matches_truth(
     ratio.masked_fill_(same_as_native, 0.0)
     unjudged = None
     if reference_may_fail:
-        unjudged = torch.isfinite(t).logical_not_().logical_and_(torch.isfinite(g)).logical_and_(same_as_native.logical_not())
+        unjudged = finite_elements(t).logical_not_().logical_and_(finite_elements(g)).logical_and_(same_as_native.logical_not())
         ratio.masked_fill_(unjudged, 0.0)
     margin = float(ratio.max())
     if margin > 1.0 and strict_first.strict():
@@ -378,28 +385,37 @@ def finite_difference_slope(
     """
     base = float64_args(args)
     us = [c.to(torch.float64) for c in cotangents]
-    # An infinite or NaN sensitivity (the reference's Jacobian overflowed) says nothing about the
-    # rounding: count it as 0, as the native oracle does, rather than let a NaN tolerance pass anything.
-    sensitivities = [torch.nan_to_num(s.detach().to("cpu", torch.float64), nan=0.0, posinf=0.0) for s in sensitivities]
     vs = [v.detach().to("cpu", torch.float64) for v in directions]
-    analytic_magnitude = sum(float((s * v.abs()).sum()) for s, v in zip(sensitivities, vs))
-    # Zero sensitivities (strict_first) make the step's rounding count for nothing: not measured.
-    rounded_steps = [_step_rounding(base[i].detach().cpu(), v, step) if not strict_first.strict() else (v.new_zeros(()), v.new_zeros(()))
-                     for i, v in zip(which, vs)]
-    step_error = sum(float((s * e).sum()) for s, (e, _) in zip(sensitivities, rounded_steps))
-    gap_step_error = sum(float((s * e).sum()) for s, (_, e) in zip(sensitivities, rounded_steps))
+    if strict_first.strict():
+        # Zero sensitivities (strict_first) make these terms 0: not computed.
+        analytic_magnitude = step_error = gap_step_error = 0.0
+    else:
+        # An infinite or NaN sensitivity (the reference's Jacobian overflowed) says nothing about the
+        # rounding: count it as 0, as the native oracle does, rather than let a NaN tolerance pass anything.
+        sensitivities = [torch.nan_to_num(s.detach().to("cpu", torch.float64), nan=0.0, posinf=0.0) for s in sensitivities]
+        analytic_magnitude = sum(float((s * v.abs()).sum()) for s, v in zip(sensitivities, vs))
+        rounded_steps = [_step_rounding(base[i].detach().cpu(), v, step) for i, v in zip(which, vs)]
+        step_error = sum(float((s * e).sum()) for s, (e, _) in zip(sensitivities, rounded_steps))
+        gap_step_error = sum(float((s * e).sum()) for s, (_, e) in zip(sensitivities, rounded_steps))
+    # t v for t = k h, k in (0, +-1, +-2), as k (h v): scaling by 0, +-1 or +-2 is exact, so each
+    # moved point is one pass, bit for bit the x + t v it stands for.
+    steps = [step * v.to(torch.float64) for v in directions]
 
-    def phi(t: float) -> tuple[float, float]:
+    def phi(k: int, *, with_size: bool = True) -> tuple[float, float]:
         moved = list(base)
-        for i, v in zip(which, directions):
-            moved[i] = base[i] + t * v.to(torch.float64)
+        for i, hv in zip(which, steps):
+            moved[i] = torch.add(base[i], hv, alpha=k)
         with torch.set_grad_enabled(grad_mode):  # grad_mode: function itself differentiates
             outs = as_outputs(function(*moved))
-        value = sum(float((u * o.detach()).sum()) for u, o in zip(us, outs))
-        size = sum(float((u * o.detach()).abs().sum()) for u, o in zip(us, outs))
+        value = size = 0.0
+        for u, o in zip(us, outs):
+            terms = u * o.detach()
+            value += float(terms.sum())
+            if with_size:
+                size += float(terms.abs_().sum())
         return value, size
 
-    samples = tuple(phi(t) for t in (0.0, step, -step, 2 * step, -2 * step))
+    samples = tuple(phi(k) for k in (0, 1, -1, 2, -2))
     if not all(_finite(value) for value, _ in samples):
         return FiniteDifferenceResult(float("nan"), analytic, 0.0, False, "non-finite value within 2h")
     # Floor: rounding noise of a problem whose derivatives are of order one, for results that are
@@ -413,7 +429,7 @@ def finite_difference_slope(
     if result.margin > 1.0:
         # phi's size bounds its rounding only when its terms do not cancel; before failing, the
         # rounding is measured (rounding_noise.py) and the slope judged again with it.
-        noise = rounding_noise(lambda: phi(0.0)[0], samples[0][0])
+        noise = rounding_noise(lambda: phi(0, with_size=False)[0], samples[0][0])
         if noise > 0.0:
             result = judge(noise=noise)
     if result.margin > 1.0 and analytic_at is not None:
@@ -478,12 +494,14 @@ def _step_rounding(x: torch.Tensor, v: torch.Tensor, step: float) -> tuple[torch
     x, and otherwise within an ulp of t v, far below what this measures.
     """
 
-    def error(t: float) -> torch.Tensor:
-        # ((x + t v) - x) - t v, its temporaries reused: at 10^6 elements an allocation costs a pass
-        tv = t * v
-        return (x + tv).sub_(x).sub_(tv)
+    hv = step * v
 
-    e1, m1, e2, m2 = (error(t) for t in (step, -step, 2 * step, -2 * step))
+    def error(k: int) -> torch.Tensor:
+        # ((x + t v) - x) - t v for t = k h, with t v as k (h v) (exact, as in phi), in place: at
+        # 10^6 elements an allocation costs a pass
+        return torch.add(x, hv, alpha=k).sub_(x).sub_(hv, alpha=k)
+
+    e1, m1, e2, m2 = (error(k) for k in (1, -1, 2, -2))
     direction = (e1 - m1).mul_(4).div_(2 * step).sub_((e2 - m2).div_(4 * step)).div_(3)
     gaps = (e2 + m2).div_(2 * step).sub_((e1 + m1).mul_(2).div_(step))
     return direction.abs_(), gaps.abs_()
