@@ -112,8 +112,11 @@ def test_a_kink_is_judged_with_magnitudes():
     assert any("non-smooth" in n for n in Verdict.of(prop.check(relu, **kwargs)).notes)
 
 
-def test_it_is_off_unless_asked(monkeypatch):
+def test_it_is_on_unless_turned_off(monkeypatch):
     monkeypatch.delenv(strict_first.ENVIRONMENT_VARIABLE, raising=False)
-    assert not strict_first.enabled()
-    monkeypatch.setenv(strict_first.ENVIRONMENT_VARIABLE, "1")
     assert strict_first.enabled()
+    monkeypatch.setenv(strict_first.ENVIRONMENT_VARIABLE, "0")
+    assert not strict_first.enabled()
+    monkeypatch.setenv(strict_first.ENVIRONMENT_VARIABLE, "yes")
+    with pytest.raises(ValueError, match="expected 0 .off. or 1"):
+        strict_first.enabled()

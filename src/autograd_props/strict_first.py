@@ -16,9 +16,9 @@ runs again as it always has, on the drawn tensors themselves: a failure is the s
 for word.  The strict pass runs on copies of the drawn tensors (storage, offset, strides and
 aliasing kept), so a Function that mutates its input cannot change what the second run sees.
 
-Off by default until validated (docs/large-sizes.md): ``AUTOGRAD_PROPS_STRICT_FIRST=1`` turns it on.
-The cost of turning it on is the margins: a passing example reports its margin against the
-strictest tolerance, and Hypothesis's ``target`` phase steers by them.
+On by default; ``AUTOGRAD_PROPS_STRICT_FIRST=0`` turns it off (its validation: docs/large-sizes.md).
+What it changes besides the time is the margins: a passing example reports its margin against
+the strictest tolerance, and Hypothesis's ``target`` phase steers by them.
 """
 
 from __future__ import annotations
@@ -46,8 +46,11 @@ class NeedsMagnitudes(Exception):
 
 
 def enabled() -> bool:
-    """Whether properties judge strictly first (the environment variable is "1")."""
-    return os.environ.get(ENVIRONMENT_VARIABLE, "") == "1"
+    """Whether properties judge strictly first: unless the environment variable is "0"."""
+    value = os.environ.get(ENVIRONMENT_VARIABLE, "1")
+    if value not in ("0", "1"):
+        raise ValueError(f"{ENVIRONMENT_VARIABLE}={value!r}: expected 0 (off) or 1 (on, the default)")
+    return value == "1"
 
 
 def strict() -> bool:
