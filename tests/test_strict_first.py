@@ -103,13 +103,26 @@ def test_a_mutant_is_never_passed_strictly_and_fails_as_it_would(name, monkeypat
     assert messages["0"] == messages["1"]
 
 
-def test_a_kink_is_judged_with_magnitudes():
+def _relu_kink(cotangent_at_kink: float) -> dict:
+    f64 = lambda v: torch.tensor(v, dtype=torch.float64)  # noqa: E731
+    return {"args": (f64([0.0, 1.0]),), "cotangents": (f64([cotangent_at_kink, 1.0]),), "directions": (f64([1.0, 1.0]),)}
+
+
+def test_a_kink_the_sensitivities_cannot_explain_away_is_reported_strictly_as_the_sized_run_does():
     relu = spec_named("funcs", "relu")
     prop = properties.REGISTRY["vjp_finite_differences"]
-    f64 = lambda v: torch.tensor(v, dtype=torch.float64)  # noqa: E731
-    kwargs = {"args": (f64([0.0, 1.0]),), "cotangents": (f64([1.0, 1.0]),), "directions": (f64([1.0, 1.0]),)}
-    assert strict_first.judged(prop.check, relu, kwargs) is None
-    assert any("non-smooth" in n for n in Verdict.of(prop.check(relu, **kwargs)).notes)
+    strict = strict_first.judged(prop.check, relu, _relu_kink(1.0))
+    assert strict is not None
+    assert strict == Verdict.of(prop.check(relu, **_relu_kink(1.0)))
+    assert any("non-smooth" in n for n in strict.notes)
+
+
+def test_a_kink_only_the_floors_threshold_finds_is_judged_with_magnitudes():
+    # the jump is 1e-3 of the slope: below the sizes-free thresholds (NONSMOOTH_RATIO x the slope)
+    relu = spec_named("funcs", "relu")
+    prop = properties.REGISTRY["vjp_finite_differences"]
+    assert strict_first.judged(prop.check, relu, _relu_kink(1e-3)) is None
+    assert any("non-smooth" in n for n in Verdict.of(prop.check(relu, **_relu_kink(1e-3))).notes)
 
 
 def test_it_is_on_unless_turned_off(monkeypatch):

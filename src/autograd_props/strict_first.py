@@ -10,7 +10,9 @@ limit) are most of a check's cost, and they only ever widen a tolerance:
   ``s = 0`` is smooth and within tolerance at any ``s``.
 
 So an example that passes with every magnitude taken as 0 passes with them, and its margins are
-upper bounds of the sized ones.  Anything else, a comparison over 1, a kink, a second look at the
+upper bounds of the sized ones.  A kink found by the thresholds that leave the floor out, or
+non-finite samples, are what the sized run would report too: neither depends on the sensitivities.
+Anything else, a comparison over 1, a kink only the floor's threshold finds, a second look at the
 rounding, or any exception at all, raises :class:`NeedsMagnitudes` or is caught here, and the check
 runs again as it always has, on the drawn tensors themselves: a failure is the same failure, word
 for word.  The strict pass runs on copies of the drawn tensors (storage, offset, strides and
