@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import autograd_props
-from autograd_props import oracles
+from autograd_props import oracles, strict_first
 from autograd_props.oracles import jacobian_magnitudes
 from autograd_props.properties.forward_ad import check_forward_ad
 from autograd_props.properties.vjp_native import check_vjp_native
@@ -63,7 +63,16 @@ def test_a_softplus_jvp_of_thousands_of_elements_is_judged_and_a_wrong_one_caugh
 
 def test_an_op_the_propagation_cannot_size_skips_the_cell_naming_it(monkeypatch):
     monkeypatch.setattr(oracles, "DENSE_JACOBIAN_LIMIT", 0)
+    monkeypatch.setenv(strict_first.ENVIRONMENT_VARIABLE, "0")  # every example needs its sizes
     report = autograd_props.check(MULTI_MARGIN, properties=["vjp_native"], dtypes=[torch.float32], max_examples=5)
     (cell,) = report.cells
     assert cell.outcome == "skipped", cell
     assert "vjp_native cannot judge this example" in cell.reason and "multi_margin_loss_backward" in cell.reason
+
+
+def test_judged_strictly_first_a_clean_example_needs_no_sizes_so_an_op_without_them_is_no_obstacle(monkeypatch):
+    monkeypatch.setattr(oracles, "DENSE_JACOBIAN_LIMIT", 0)
+    monkeypatch.setenv(strict_first.ENVIRONMENT_VARIABLE, "1")
+    report = autograd_props.check(MULTI_MARGIN, properties=["vjp_native"], dtypes=[torch.float32], max_examples=5)
+    (cell,) = report.cells
+    assert cell.outcome == "passed", cell
