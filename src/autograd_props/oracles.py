@@ -478,10 +478,11 @@ def _judge_slope(
     # indicator), so judge it against the tolerance too, not only against the whole slope: one
     # element at relu's kink with a small cotangent is a small part of the slope but far more than
     # the tolerance.  Smooth functions give 12 a4 h^3 plus rounding well below tolerance / 4.
-    kink_threshold = min(NONSMOOTH_RATIO * scale + 4 * rounding, tolerance / 4 + gap_floor)
+    gap_threshold = NONSMOOTH_RATIO * scale + 4 * rounding
+    kink_threshold = min(gap_threshold, tolerance / 4 + gap_floor)
     # A kink beyond the thresholds that do not involve the floor is one whatever the sensitivities:
     # the strict pass (strict_first) may report it; one only the floor's threshold finds needs them.
-    sizes_free = truncation > NONSMOOTH_RATIO * scale + rounding or kink_at_sample > NONSMOOTH_RATIO * scale + 4 * rounding
+    sizes_free = truncation > NONSMOOTH_RATIO * scale + rounding or kink_at_sample > gap_threshold
     if sizes_free or kink_at_sample > kink_threshold:
         if not sizes_free and strict_first.strict():
             raise strict_first.NeedsMagnitudes("finite differences: a kink found by the floor's threshold")
