@@ -9,10 +9,13 @@ import torch
 
 from autograd_props import spec_named
 from autograd_props.oracles import (
+    BLOCK,
+    _margin_where_native_is_the_truth,
     assert_matches_truth,
     finite_difference_slope,
     finite_elements,
     jacobian_magnitudes,
+    ToleranceError,
 )
 from autograd_props.properties.special_values import check_special_values
 from funcs.linear import Linear
@@ -275,3 +278,48 @@ def test_a_moved_point_is_x_plus_t_v_bit_for_bit(k):
     moved = torch.add(x, h * v, alpha=k)
     assert torch.equal(moved, x + (k * h) * v)
     assert torch.equal(moved.signbit(), (x + (k * h) * v).signbit())
+
+
+def _outcome(got, native, truth, magnitude, **kwargs):
+    try:
+        comparison = assert_matches_truth(got, native, truth, magnitude, **kwargs)
+    except ToleranceError as exc:
+        return str(exc), exc.failing, exc.allowed
+    return float.hex(comparison.margin), comparison.unjudged, None
+
+
+@pytest.mark.parametrize("error", [0.0, 1e-9, 1e-3])
+@pytest.mark.parametrize("reference_may_fail", [False, True])
+def test_native_as_the_truth_with_nothing_sized_judges_as_the_general_rule(error, reference_may_fail):
+    # Where native is the float64 truth and no magnitude is sized (the strict pass),
+    # assert_matches_truth judges block by block, and leaves a failure to the general rule; a
+    # copy of the truth takes the general rule.  The same margin and unjudged elements, or the
+    # same failure word for word, with special values in, over three blocks and a partial one.
+    size = 3 * BLOCK + 5
+    generator = torch.Generator().manual_seed(7)
+    truth = torch.randn(size, generator=generator, dtype=torch.float64) * torch.logspace(-8, 8, size, dtype=torch.float64)
+    truth[::997] = float("nan")
+    truth[5::1001] = float("inf")
+    truth[7::1003] = -float("inf")
+    truth[9::889] = 0.0
+    truth[13::1009] = float("nan")  # stays NaN in got: the same as native
+    got = truth * (1 + error * torch.randn(size, generator=generator, dtype=torch.float64))
+    if reference_may_fail:
+        got[::997] = 2.0  # finite where the reference is not: unjudged
+    tolerance = (1e-7, 1e-7)
+    kwargs = dict(tolerance=tolerance, what="g", reference_may_fail=reference_may_fail)
+    general = _outcome(got, truth, truth.clone(), torch.zeros(size, dtype=torch.float64), **kwargs)
+    assert _outcome(got, truth, truth, torch.zeros(size, dtype=torch.float64), **kwargs)[0] == general[0]
+    margin, unjudged = _margin_where_native_is_the_truth(got, truth, tolerance, reference_may_fail=reference_may_fail)
+    if error > 1e-5:
+        assert margin > 1.0 and general[2] is not None  # failed: the general rule said it
+    else:
+        assert float.hex(margin) == general[0] and general[2] is None
+        assert (unjudged is None) == (general[1] is None) and (unjudged is None or torch.equal(unjudged, general[1]))
+
+
+def test_an_infinite_result_where_the_truth_is_nan_is_judged_not_left_unjudged():
+    truth = torch.tensor([1.0, float("nan"), float("nan")], dtype=torch.float64)
+    got = torch.tensor([1.0, 2.0, float("inf")], dtype=torch.float64)
+    margin, unjudged = _margin_where_native_is_the_truth(got, truth, (1e-7, 1e-7), reference_may_fail=True)
+    assert margin == float("inf") and unjudged.tolist() == [False, True, False]
