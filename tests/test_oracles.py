@@ -133,6 +133,19 @@ def test_special_values_accept_a_finite_result_where_only_native_overflows():
     check_special_values(linear, args=(x, weight, bias), cotangents=(_bf16([1.0, 1.0, 1.0, 0.0]),))
 
 
+def test_special_values_accept_the_truth_s_nan_where_native_rounds_to_inf():
+    # Found by the soak (seed 687606647, layer_norm_float32 float16): a constant row has x_hat = 0,
+    # and with weight and bias inf the truth is 0 * inf + inf = NaN.  Native's float16 kernel gives
+    # inf there (its own order of operations); the textbook twin gives the truth's NaN.
+    from tests.corpus.real_style_twins import LAYER_NORM_32
+
+    inf, nan = float("inf"), float("nan")
+    half = lambda v: torch.tensor(v, dtype=torch.float16)
+    args = (half([[5.546875, 5.546875]]), half([nan, inf]), half([nan, inf]), 1e-5)
+    assert torch.isposinf(LAYER_NORM_32.reference(*args)[0, 1]) and torch.isnan(LAYER_NORM_32.function(*args)[0, 1])
+    check_special_values(LAYER_NORM_32, args=args, cotangents=(half([[1.0, 1.0]]),))
+
+
 @pytest.mark.parametrize(
     "x",
     [[3e38, 3e38], [float("nan"), 1.0]],
