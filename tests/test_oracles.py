@@ -18,6 +18,7 @@ from autograd_props.oracles import (
     ToleranceError,
 )
 from autograd_props.properties.special_values import check_special_values
+from autograd_props.properties.vjp_native import check_vjp_native
 from funcs.linear import Linear
 
 
@@ -336,3 +337,54 @@ def test_an_infinite_result_where_the_truth_is_nan_is_judged_not_left_unjudged()
     got = torch.tensor([1.0, 2.0, float("inf")], dtype=torch.float64)
     margin, unjudged = _margin_where_native_is_the_truth(got, truth, (1e-7, 1e-7), reference_may_fail=True)
     assert margin == float("inf") and unjudged.tolist() == [False, True, False]
+
+
+# --- native's luck in the cotangent, and a gradient's conditioning in its inputs ----------------
+
+ILL_CONDITIONED_ROW = (
+    torch.tensor([8.0, 7.994602680206299], dtype=torch.float32),
+    torch.tensor([1.0, 1.0], dtype=torch.float32),
+    torch.tensor([1.0, 1.0], dtype=torch.float32),
+    1e-05,
+)
+
+
+def test_a_textbook_layer_norm_on_a_row_of_tiny_variance_is_judged_by_native_s_rounding_there():
+    # Found by the soak (seed 687606647): rstd is 240, and the textbook formula's x-gradient for
+    # a cotangent of ones is -0.009 where the truth is 0.  Native's kernel is exactly 0 for any
+    # cotangent of ones (its formula cancels there) and rounds as much for any other; the weight
+    # gradient u x_hat carries the rounding of x_hat's mean, 5.7e-5 here against native's lucky 2.5e-5.
+    from tests.corpus.real_style_twins import LAYER_NORM_32
+
+    verdict = check_vjp_native(LAYER_NORM_32, args=ILL_CONDITIONED_ROW, cotangents=(torch.ones(2),))
+    assert any("other cotangents" in note for note in verdict.notes)
+
+
+class _LayerNormGradientOff(torch.autograd.Function):
+    """Native layer norm whose x-gradient is 3e-4 too large: a float32 bug the widening must not hide."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, eps):
+        ctx.save_for_backward(x, weight, bias)
+        ctx.eps = eps
+        return torch.nn.functional.layer_norm(x, (x.shape[-1],), weight, bias, eps)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        x, weight, bias = (t.detach().requires_grad_() for t in ctx.saved_tensors)
+        with torch.enable_grad():
+            y = torch.nn.functional.layer_norm(x, (x.shape[-1],), weight, bias, ctx.eps)
+            gx, gw, gb = torch.autograd.grad(y, (x, weight, bias), grad_output)
+        return gx * (1 + 3e-4), gw, gb, None
+
+
+@pytest.mark.parametrize("row", [[0.3, -1.2, 2.0, 0.7], [5.0, 4.2, 5.9, 4.6]])
+def test_the_widened_native_rule_still_catches_a_3e4_relative_error_in_float32(row):
+    from tests.corpus.real_style_twins import LAYER_NORM_32
+
+    off = dataclasses.replace(LAYER_NORM_32, function=_LayerNormGradientOff.apply, function_class=_LayerNormGradientOff)
+    args = (torch.tensor(row), torch.tensor([1.0, 0.5, 2.0, 1.5]), torch.tensor([0.1, 0.2, 0.3, 0.4]), 1e-5)
+    cotangents = (torch.tensor([0.3, -1.0, 0.6, 1.4]),)
+    check_vjp_native(LAYER_NORM_32, args=args, cotangents=cotangents)  # the correct twin passes
+    with pytest.raises(AssertionError, match="gradient of argument 0"):
+        check_vjp_native(off, args=args, cotangents=cotangents)
