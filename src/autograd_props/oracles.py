@@ -105,6 +105,12 @@ def finite_elements(x: torch.Tensor) -> torch.Tensor:
     return x.abs() < math.inf
 
 
+def native_error_of(n: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """|native - truth| in float64, 0 where native is not finite (there native must be matched
+    exactly instead), finished in place."""
+    return (n - t).abs_().masked_fill_(finite_elements(n).logical_not_(), 0.0).nan_to_num_(nan=0.0)
+
+
 def native_relative_error(native_error: torch.Tensor, magnitude: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """Native's worst error relative to the size of what each element is a sum of, over the
     elements whose magnitude is a normal number (see :func:`native_allowance`); a 0-d tensor."""
@@ -237,7 +243,7 @@ def assert_matches_truth(
     # A magnitude is NaN where the reference's Jacobian is infinite against a zero; count it as 0.
     magnitude = torch.nan_to_num(magnitude.to("cpu", torch.float64), nan=0.0)
     # Each fresh tensor below is finished in place: at 10^6 elements an allocation costs a pass.
-    native_error = (n - t).abs_().masked_fill_(finite_elements(n).logical_not_(), 0.0).nan_to_num_(nan=0.0)
+    native_error = native_error_of(n, t)
     from_native = native_allowance(native_error, magnitude, got.dtype, coupled, relative_elsewhere)
     if coupled is not None and magnitude.numel() > 1:
         # Elements computed together share their reductions' rounding: the largest terms among

@@ -21,8 +21,8 @@ from autograd_props.harness import float64_args, vjp
 from autograd_props.oracles import (
     ToleranceError,
     assert_matches_truth,
-    finite_elements,
     jacobian_magnitudes,
+    native_error_of,
     native_relative_error,
 )
 from autograd_props.properties.base import Property, draw_args_and_cotangents
@@ -121,7 +121,7 @@ def native_error_for_other_cotangents(
         sizes = jacobian_magnitudes(spec.reference, args, which, others).vjp
         for k, (n, t, m) in enumerate(zip(native, truth, sizes)):
             n, t = n.detach().to("cpu", torch.float64), t.detach().to("cpu", torch.float64)
-            error = (n - t).abs_().masked_fill_(finite_elements(n).logical_not_(), 0.0).nan_to_num_(nan=0.0)
+            error = native_error_of(n, t)
             magnitude = torch.nan_to_num(m.to("cpu", torch.float64), nan=0.0)
             worst[k] = max(worst[k], float(native_relative_error(error, magnitude, args[which[k]].dtype)))
     return tuple(worst)
