@@ -235,8 +235,11 @@ def _targets_section(runs: Sequence[Run], device: str) -> list[str]:
     return summary + [""] + _table(header, rows)
 
 
-def build_markdown(runs: Sequence[Run], plot_name: str | None = "benchmarks.png", device: str = "cpu") -> str:
-    """The whole report for these runs (all on ``device`` for the time and memory tables)."""
+def build_markdown(
+    runs: Sequence[Run], plot_name: str | None = "benchmarks.png", device: str = "cpu", *, checks_plot_name: str | None = None
+) -> str:
+    """The whole report for these runs (all on ``device`` for the time and memory tables), with the
+    fwd+bwd plot and the checks' plot where their file names are given."""
     lines = [
         "# Benchmarks: custom Functions vs native, the gate's oracle vs gradcheck",
         "",
@@ -291,6 +294,7 @@ def build_markdown(runs: Sequence[Run], plot_name: str | None = "benchmarks.png"
         "",
         *_strict_table(runs),
         "",
+        *(["![the checks' time against size, log-log, with drawing one tensor](" + checks_plot_name + ")", ""] if checks_plot_name else []),
         "## The cost of drawing an example",
         "",
         "One float32 tensor of the given size, 1-D. `filled`: `large_tensors.filled_tensors` (a drawn palette, seed",

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from benchmarks.markdown import build_markdown
 from benchmarks.noise import _noise_summary, noise
-from benchmarks.plot import plot
+from benchmarks.plot import plot, plot_checks
 from benchmarks.runs import load_run
 from benchmarks.targets import evaluate_targets
 
@@ -64,12 +64,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     runs = [r for r in runs if r.rows] or runs
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    plot_name = None
+    plot_name = checks_plot_name = None
     if not args.no_plot:
         plot_name = plot(runs, out / "benchmarks.png", args.device).name
+        checks_plot = plot_checks(runs, out / "benchmarks-checks.png")
+        checks_plot_name = checks_plot.name if checks_plot else None
     md = out / "benchmarks.md"
-    md.write_text(build_markdown(runs, plot_name, args.device))
-    print(f"wrote {md}" + (f" and {out / plot_name}" if plot_name else "") + f" from {', '.join(paths)}")
+    md.write_text(build_markdown(runs, plot_name, args.device, checks_plot_name=checks_plot_name))
+    plots = [name for name in (plot_name, checks_plot_name) if name]
+    print(f"wrote {md}" + "".join(f" and {out / name}" for name in plots) + f" from {', '.join(paths)}")
     for t in (t for run in runs for t in evaluate_targets(run, args.device)):
         if t.met is False:
             print(f"MISSED [{t.run}] {t.target} {t.function} vs {t.against}: {t.measured} (target {t.limit})")

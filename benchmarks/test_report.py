@@ -10,6 +10,7 @@ import pytest
 from benchmarks import report
 from benchmarks.markdown import build_markdown
 from benchmarks.noise import noise
+from benchmarks.plot import plot_checks
 from benchmarks.run import json_name
 from benchmarks.runs import load_run
 from benchmarks.targets import evaluate_targets
@@ -149,6 +150,16 @@ def test_main_writes_markdown_and_plot(tmp_path):
     assert report.main([str(path), "--out", str(out)]) == 0
     assert (out / "benchmarks.md").read_text().count("### ") == 3  # square's, silu's, strict first's
     assert (out / "benchmarks.png").stat().st_size > 1000
+    # the checks' own plot, beside their tables
+    assert (out / "benchmarks-checks.png").stat().st_size > 1000
+    assert "(benchmarks-checks.png)" in (out / "benchmarks.md").read_text()
+
+
+def test_no_checks_plot_for_a_run_without_checks_or_draws(tmp_path):
+    run = load_run(_run_a(tmp_path))
+    run.rows[:] = [r for r in run.rows if r.measure == "fwd+bwd"]
+    assert plot_checks([run], tmp_path / "checks.png") is None
+    assert not (tmp_path / "checks.png").exists()
 
 
 def test_noise_between_two_runs(tmp_path):
