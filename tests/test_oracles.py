@@ -147,6 +147,49 @@ def test_special_values_accept_the_truth_s_nan_where_native_rounds_to_inf():
     check_special_values(LAYER_NORM_32, args=args, cotangents=(half([[1.0, 1.0]]),))
 
 
+# Found by the soak (seed 2642849772, layer_norm_float32 float64): x[5] equals the row's mean to
+# within rounding (354.89 * 2 + 716.88 + 702.68 = 6 * 354.89, plus 2.2e-308), and its weight is inf.
+# Exactly, x[5] - mean = -3.7e-309, so the output is -inf; native's mean rounds below x[5] (+inf),
+# the textbook mean rounds to x[5] itself (0 * inf = NaN).  Rounding decides the sign.
+ROW_AT_ITS_MEAN = (
+    torch.tensor([2.2250738585072014e-308, 0.0, 354.891356446692, 716.8805400223179, 702.6848857644501, 354.891356446692], dtype=torch.float64),
+    torch.tensor([float("nan")] * 5 + [float("inf")], dtype=torch.float64),
+    torch.tensor([float("nan")] * 5 + [0.0], dtype=torch.float64),
+    1e-05,
+)
+
+
+def test_special_values_accept_nan_where_rounding_decides_the_sign_of_an_infinity():
+    from fractions import Fraction
+
+    from tests.corpus.real_style_twins import LAYER_NORM_32
+
+    x = ROW_AT_ITS_MEAN[0].tolist()
+    assert Fraction(x[5]) - sum(map(Fraction, x)) / 6 < 0  # exactly: -inf
+    assert torch.isposinf(LAYER_NORM_32.reference(*ROW_AT_ITS_MEAN)[5])  # native: +inf
+    assert torch.isnan(LAYER_NORM_32.function(*ROW_AT_ITS_MEAN)[5])  # the textbook twin: NaN
+    check_special_values(LAYER_NORM_32, args=ROW_AT_ITS_MEAN, cotangents=(torch.ones(6, dtype=torch.float64),))
+
+
+@pytest.mark.parametrize(
+    ("x5", "replacement"),
+    [(500.0, float("nan")), (None, 0.0)],
+    ids=["nan-where-the-infinity-is-certain", "finite-where-rounding-gives-only-infinities"],
+)
+def test_special_values_still_reject_what_rounding_cannot_give(x5, replacement):
+    from tests.corpus.real_style_twins import LAYER_NORM_32
+
+    # x[5] well away from the mean: +inf at any rounding, so NaN there is a bug; at the mean,
+    # rounding gives +inf, -inf or NaN, never a finite number.
+    x = ROW_AT_ITS_MEAN[0] if x5 is None else ROW_AT_ITS_MEAN[0].clone().index_fill_(0, torch.tensor([5]), x5)
+    replaced = dataclasses.replace(
+        LAYER_NORM_32,
+        function=lambda *a: LAYER_NORM_32.function(*a).index_fill(0, torch.tensor([5]), replacement),
+    )
+    with pytest.raises(AssertionError, match="break the reference's finite/NaN/inf pattern"):
+        check_special_values(replaced, args=(x, *ROW_AT_ITS_MEAN[1:]), cotangents=(torch.ones(6, dtype=torch.float64),))
+
+
 @pytest.mark.parametrize(
     "x",
     [[3e38, 3e38], [float("nan"), 1.0]],
