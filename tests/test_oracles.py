@@ -190,6 +190,23 @@ def test_special_values_still_reject_what_rounding_cannot_give(x5, replacement):
         check_special_values(replaced, args=(x, *ROW_AT_ITS_MEAN[1:]), cotangents=(torch.ones(6, dtype=torch.float64),))
 
 
+@pytest.mark.parametrize(("got", "passes"), [(float("inf"), True), (float("nan"), False)], ids=["inf", "nan"])
+def test_special_values_within_ulps_of_overflow_accept_inf_but_not_nan(got, passes):
+    # x^2 at x = sqrt(max) is finite, and 4 ulps more overflow: rounding decides finite or inf, so
+    # inf is one of rounding's answers; NaN is not (no infinity of either sign to multiply by 0).
+    import math
+
+    square = spec_named("funcs", "square")
+    x = torch.tensor([math.sqrt(torch.finfo(torch.float64).max)], dtype=torch.float64)
+    assert torch.isfinite(square.reference(x)).all()
+    gives = dataclasses.replace(square, function=lambda t: t * t * 0 + got)
+    if passes:
+        check_special_values(gives, args=(x,), cotangents=(torch.ones(1, dtype=torch.float64),))
+    else:
+        with pytest.raises(AssertionError, match="break the reference's finite/NaN/inf pattern"):
+            check_special_values(gives, args=(x,), cotangents=(torch.ones(1, dtype=torch.float64),))
+
+
 @pytest.mark.parametrize(
     "x",
     [[3e38, 3e38], [float("nan"), 1.0]],

@@ -10,8 +10,8 @@ the truth is 0 * inf + inf = NaN).  And where rounding decides the truth's own p
 implementation's rounding decides it too: an element whose pattern changes when the float64
 reference is evaluated at inputs moved by a few ulps of their dtype (inf times a difference that
 cancels to within rounding of 0; a value within a few ulps of overflowing) accepts any pattern the
-moved truths show, and NaN, which is what IEEE arithmetic gives where the sign of such an infinity
-is undetermined (inf * 0).
+moved truths show, and NaN where they show both infinities: IEEE arithmetic's inf * 0, where
+rounding picks the infinity's sign.
 
 Where the reference's gradient is finite, the Function's must be too, except at the input
 elements whose gradient depends on an output that is itself not finite: a derivative there is not
@@ -93,8 +93,9 @@ def _rounded_truth(spec: FunctionSpec, args: tuple[Any, ...], like: tuple[torch.
 
 
 # The moves that show which patterns rounding can give (see the module docstring): seeded random
-# signs, each element moved by PERTURBATION_ULPS ulps of its dtype, relative.
-PERTURBATIONS = 4
+# signs, each element moved by PERTURBATION_ULPS ulps of its dtype, relative; 8 moves leave a
+# sign that cancellation decides unseen with a chance of about 2^-8.
+PERTURBATIONS = 8
 PERTURBATION_ULPS = 4
 _FINITE, _NAN, _POSINF, _NEGINF = 1, 2, 4, 8  # one bit per pattern
 
@@ -109,7 +110,8 @@ def _pattern_bits(t: torch.Tensor) -> torch.Tensor:
 
 def _decided_by_rounding(spec: FunctionSpec, args: tuple[Any, ...], k: int, got: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
     """The elements of output ``k`` where the truth's pattern changes when the inputs move by
-    PERTURBATION_ULPS ulps, and ``got`` is NaN or has one of the patterns the moved truths show."""
+    PERTURBATION_ULPS ulps, and ``got`` has one of the patterns the moved truths show, or is NaN
+    where they show both infinities."""
     which = spec.differentiable(args)
     generator = torch.Generator().manual_seed(0)
     stable = _pattern_bits(truth)
@@ -127,7 +129,9 @@ def _decided_by_rounding(spec: FunctionSpec, args: tuple[Any, ...], k: int, got:
             continue
         seen |= _pattern_bits(out.to(truth.dtype).cpu())
     unstable = seen != stable
-    return unstable & (torch.isnan(got) | ((seen & _pattern_bits(got)) != 0))
+    # NaN where rounding picks the infinity's sign: IEEE's inf * 0
+    both_infinities = (seen & (_POSINF | _NEGINF)) == (_POSINF | _NEGINF)
+    return unstable & ((both_infinities & torch.isnan(got)) | ((seen & _pattern_bits(got)) != 0))
 
 
 def _describe(what: str, got: torch.Tensor, ref: torch.Tensor, bad: torch.Tensor, truth: torch.Tensor | None = None) -> str:
