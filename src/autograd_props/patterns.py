@@ -117,7 +117,7 @@ def _decided_by_rounding(spec: FunctionSpec, args: tuple[Any, ...], k: int, got:
     stable = _pattern_bits(truth)
     seen = stable.clone()
     for _ in range(PERTURBATIONS):
-        # fresh copies every time: a reference may work in place
+        # copies: float64 CPU arguments would be the caller's own tensors, moved in place below
         moved = [a.clone() if isinstance(a, torch.Tensor) else a for a in float64_cpu_args(args)]
         for i in which:
             signs = torch.randint(0, 2, moved[i].shape, generator=generator).to(torch.float64).mul_(2).sub_(1)
