@@ -8,7 +8,9 @@
 * ``report.py``: ``python -m benchmarks.report`` turns the JSON into markdown and a plot, with
   ``runs.py`` (loading the JSON), ``targets.py`` (the targets), ``formatting.py`` (numbers),
   ``markdown.py`` (the tables), ``plot.py`` (the plot) and ``noise.py`` (noise between two runs);
-* ``run.py``: ``python -m benchmarks.run`` (what ``tox -e bench`` runs) does both.
+* ``run.py``: ``python -m benchmarks.run`` (what ``tox -e bench`` runs) does both;
+* ``allocator.py`` (one C allocator regime for a timed run) and ``page_faults.py`` (faults per
+  round, recorded by the check benchmarks): what fresh memory costs at 10^6 elements.
 
 Every benchmark records ``extra_info`` with at least ``function``, ``impl``, ``numel``,
 ``measure`` (``fwd+bwd``, ``saved-bytes``, ``check``, ``draw`` or ``gate-run``) and ``device``.
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 THREADS_OPTION = "--bench-threads"
 DEVICES_OPTION = "--bench-devices"
+MALLOC_OPTION = "--bench-malloc"
 
 # Sizes (elements of the main input) when timed, and when run once as a smoke test.
 TIMED_SIZES: tuple[int, ...] = (1, 32, 1024, 32768, 1 << 20)

@@ -19,12 +19,14 @@ from benchmarks import (
     CHECK_SIZES,
     DEVICES_OPTION,
     DRAW_SIZES,
+    MALLOC_OPTION,
     SMOKE_CHECK_SIZES,
     SMOKE_DRAW_SIZES,
     SMOKE_SIZES,
     THREADS_OPTION,
     TIMED_SIZES,
 )
+from benchmarks.allocator import REGIMES, set_regime
 from benchmarks.inputs import builtin_specs
 
 try:
@@ -48,6 +50,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="cpu,cuda",
         help="devices to time on (default: cpu, plus cuda when present)",
     )
+    group.addoption(
+        MALLOC_OPTION,
+        choices=REGIMES,
+        default="fresh",
+        help="the C allocator's regime for a timed run (allocator.py; default: fresh, so every round pays the "
+        "page faults of its large tensors, whatever glibc's adaptive thresholds were left at by the rounds before)",
+    )
 
 
 def timing_requested(config: pytest.Config) -> bool:
@@ -61,10 +70,16 @@ def timing_requested(config: pytest.Config) -> bool:
     return any(get(name, None) for name in asked)
 
 
+_ALLOCATOR_KEY = pytest.StashKey[str]()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     threads = config.getoption(THREADS_OPTION)
     if threads:
         torch.set_num_threads(threads)
+    # Only a timed run changes the allocator: a smoke run inside the tests keeps the process as it is.
+    regime = config.getoption(MALLOC_OPTION) if timing_requested(config) else "adaptive"
+    config.stash[_ALLOCATOR_KEY] = set_regime(regime)
 
 
 def _devices(config: pytest.Config) -> list[str]:
@@ -152,7 +167,7 @@ def benchmark(benchmark, request):
 
 @pytest.hookimpl(optionalhook=True)  # pytest-benchmark's hooks: optional, so a missing plugin is no error
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
-    """Record what the numbers depend on: torch and Python versions, threads, device."""
+    """Record what the numbers depend on: torch and Python versions, threads, device, allocator."""
     devices = ["cpu"]
     cpu = machine_info.get("cpu") or {}
     device_name = cpu.get("brand_raw") or platform.processor() or platform.machine()
@@ -166,6 +181,7 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
     machine_info["devices"] = devices
     machine_info["device"] = device_name
     machine_info["cpu_count"] = os.cpu_count()
+    machine_info["malloc"] = config.stash.get(_ALLOCATOR_KEY, "adaptive")
 
 
 @pytest.hookimpl(optionalhook=True)

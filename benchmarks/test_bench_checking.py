@@ -23,6 +23,9 @@ All on the same Function and the same float64 CPU input, at 10 to 10^6 elements 
   input element and one backward per output element).  Slow mode grows as numel^2: about a
   second at 1000 elements here, so over a minute from 10,000; it is stopped there.
 
+Each records the median minor page faults of its rounds (``minor_faults``, page_faults.py): at
+10^6 elements fresh memory can cost as much as the arithmetic.
+
 A reference the magnitude propagation cannot size past the dense limit (an op it has no rule
 for) skips its oracle cells, naming the op, as the gate does: the strict ones only where the strict
 pass is not clean, since a clean one needs no sizes.  Each benchmark also asserts that
@@ -45,6 +48,7 @@ from autograd_props.properties.vjp_finite_differences import check_vjp_finite_di
 from autograd_props.properties.vjp_native import check_vjp_native
 from autograd_props.results import Verdict
 from benchmarks.inputs import BenchInput, bench_input
+from benchmarks.page_faults import FaultCounter
 
 DTYPE = torch.float64
 CHECK_IMPLS = ("oracle", "oracle-native", "oracle-fd", "oracle-strict", "oracle-native-strict", "function", "gradcheck-fast", "gradcheck-slow")
@@ -131,7 +135,9 @@ def test_check_cost(benchmark, spec: FunctionSpec, impl: str, check_numel: int) 
     else:
         call = gradcheck_call(spec, inp, fast_mode=impl == "gradcheck-fast")
     rounds = SLOW_ROUNDS.get(check_numel) if impl == "gradcheck-slow" else None
-    result = benchmark.pedantic(call, rounds=rounds, warmup_rounds=0) if rounds else benchmark(call)
+    counted = FaultCounter(call)
+    result = benchmark.pedantic(counted, rounds=rounds, warmup_rounds=0) if rounds else benchmark(counted)
+    benchmark.extra_info["minor_faults"] = counted.median()
     assert result is not False
     if isinstance(result, FiniteDifferenceResult):
         benchmark.extra_info["fd_smooth"] = result.smooth
