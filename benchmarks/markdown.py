@@ -30,11 +30,19 @@ def _runs_table(runs: Sequence[Run]) -> list[str]:
         rows.append(
             (
                 run.label, m.get("python_version", "?"), m.get("torch_version", "?"), m.get("device", "?"),
-                m.get("torch_num_threads", "?"), m.get("cpu_count", "?"), run.datetime[:16].replace("T", " "), load,
-                f"`{Path(run.path).name}`",
+                m.get("torch_num_threads", "?"), m.get("cpu_count", "?"), _allocator(m), run.datetime[:16].replace("T", " "),
+                load, f"`{Path(run.path).name}`",
             )
         )
-    return _table(("run", "python", "torch", "device", "torch threads", "cpus", "date (UTC)", "load 1/5/15 min at end", "JSON"), rows)
+    return _table(
+        ("run", "python", "torch", "device", "torch threads", "cpus", "allocator", "date (UTC)", "load 1/5/15 min at end", "JSON"), rows
+    )
+
+
+def _allocator(machine: dict) -> str:
+    """The run's allocator regime (benchmarks/allocator.py) in a word; runs before it was recorded were adaptive."""
+    regime = machine.get("malloc")
+    return regime.split(" ")[0] if regime else "adaptive (not recorded)"
 
 
 def _headline(runs: Sequence[Run], device: str) -> list[str]:

@@ -44,6 +44,16 @@ LESS_WORK = {
 # "<target>:*" for every Function).  Shown only beside a miss; a miss with no entry says so.
 _APPLY = "Function.apply's own cost (Python forward, setup_context and backward) is ~12 µs at 1 element here"
 MISS_REASONS: dict[str, str] = {
+    "time @1M:sort": (
+        "its backward scatters out of place into zeros_like (two fresh 10^6-element tensors) where native's writes "
+        "into one; under the fresh allocator (benchmarks/allocator.py) each fresh tensor pays its page faults, "
+        "so the extra one shows (1.009 in the adaptive run of 2026-12-02)"
+    ),
+    "time @1M:embedding": (
+        "its backward index_adds out of place into new_zeros (two fresh tensors of the weight's size) where "
+        "native's accumulates into one; under the fresh allocator (benchmarks/allocator.py) each pays its page "
+        "faults (1.013 in the adaptive run of 2026-12-02)"
+    ),
     "overhead @1:affine": f"{_APPLY}; backward adds per-input needs_input_grad checks, sum_to_shape and float32 casts (about 10 torch calls in Python, 1-3 µs each)",
     "overhead @1:logsumexp": f"{_APPLY}; its own stable forward makes ~10 torch calls (amax, isinf/where, sub, exp, sum, log, add, squeeze) and backward ~5, where native is one C++ op each way",
     "overhead @1:linear": f"{_APPLY}; forward and backward make ~10 torch calls (casts, matmul, add, reshape, two matmuls, sum) where native is one addmm node",
@@ -94,15 +104,6 @@ MISS_REASONS: dict[str, str] = {
     "overhead @1:*": (
         "Function.apply's fixed cost (Python forward, setup_context and backward, the autograd node) plus its body's "
         "Python torch calls, 1-3 µs each; square, one kernel each way, shows the fixed cost on the same run"
-    ),
-    "oracle-strict/function @1M:square": (
-        "square's own forward and backward is the cheapest at 10^6 (three passes over the elements: 3.7 ms), and the "
-        "strict check makes about 40 (copies of x, the cotangent and the direction, the Function's forward and "
-        "backward, five forwards of phi with an add, a multiply by the cotangent and a sum each, and the step's "
-        "rounding), so it sits at the budget's edge and load decides: the published run's 39 rounds were bimodal "
-        "(median 100 ms, minimum 25 ms = 6.7x, IQR 37 ms, where the other Functions' strict checks at 10^6 were not; "
-        "its strict pass is clean at this input, so nothing ran sized), and two reruns of square's group alone on a "
-        "busier machine gave 10.4x and 10.0x (docs/benchmarking.md)"
     ),
 }
 

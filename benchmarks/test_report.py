@@ -201,3 +201,15 @@ def test_draw_target_is_five_times_randn_plus_five_ms(tmp_path, filled, met):
     markdown = build_markdown([run], plot_name=None)
     assert f"| 1000000 | {filled * 1e3:g} ms | — | 2 ms | {filled / 2e-3:.3f} | {(filled - 2e-3) * 1e3:g} ms |" in markdown
     assert "| 1000 | — | 100 ms | — | — | — |" in markdown
+
+
+def test_runs_table_says_each_runs_allocator(tmp_path):
+    recorded = _run_a(tmp_path)
+    data = json.loads(recorded.read_text())
+    data["machine_info"]["malloc"] = "fresh (glibc mallopt: every block from 128 KiB mapped on allocation, unmapped on free)"
+    recorded.write_text(json.dumps(data))
+    older = _run_a(tmp_path, "2.14.1+cu128", "bench-py3.11-torch2.14.1.json")
+    md = build_markdown([load_run(recorded), load_run(older)], plot_name=None)
+    assert "| torch threads | cpus | allocator |" in md
+    assert "| 1 | ? | fresh | 2025-01-01 00:00 |" in md
+    assert "| 1 | ? | adaptive (not recorded) | 2025-01-01 00:00 |" in md
