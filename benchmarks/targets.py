@@ -43,16 +43,15 @@ LESS_WORK = {
 # Why a target is missed, where the reason is known (key: "<target>:<function>", or
 # "<target>:*" for every Function).  Shown only beside a miss; a miss with no entry says so.
 _APPLY = "Function.apply's own cost (Python forward, setup_context and backward) is ~12 µs at 1 element here"
+_FRESH = "under the fresh allocator (benchmarks/allocator.py) every fresh tensor pays its page faults, so the extra one shows"
 MISS_REASONS: dict[str, str] = {
     "time @1M:sort": (
         "its backward scatters out of place into zeros_like (two fresh 10^6-element tensors) where native's writes "
-        "into one; under the fresh allocator (benchmarks/allocator.py) each fresh tensor pays its page faults, "
-        "so the extra one shows (1.009 in the adaptive run of 2026-12-02)"
+        f"into one; {_FRESH} (1.009 in the adaptive run of 2026-12-02)"
     ),
     "time @1M:embedding": (
         "its backward index_adds out of place into new_zeros (two fresh tensors of the weight's size) where "
-        "native's accumulates into one; under the fresh allocator (benchmarks/allocator.py) each pays its page "
-        "faults (1.013 in the adaptive run of 2026-12-02)"
+        f"native's accumulates into one; {_FRESH} (1.013 in the adaptive run of 2026-12-02)"
     ),
     "overhead @1:affine": f"{_APPLY}; backward adds per-input needs_input_grad checks, sum_to_shape and float32 casts (about 10 torch calls in Python, 1-3 µs each)",
     "overhead @1:logsumexp": f"{_APPLY}; its own stable forward makes ~10 torch calls (amax, isinf/where, sub, exp, sum, log, add, squeeze) and backward ~5, where native is one C++ op each way",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mmap
 import subprocess
 import sys
 import textwrap
@@ -30,7 +31,7 @@ ROUNDS_OF_FIVE_TENSORS = textwrap.dedent(
     print(*counts)
     """
 )
-PAGES_PER_ROUND = 5 * 8_000_000 // 4096
+PAGES_PER_ROUND = 5 * 8_000_000 // mmap.PAGESIZE
 
 
 @pytest.mark.skipif(_glibc_mallopt() is None or minor_faults() is None, reason="glibc's mallopt and getrusage only")
