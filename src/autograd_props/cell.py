@@ -14,7 +14,7 @@ from autograd_props.reproducer import reproducer_code, shapes_of
 from autograd_props.results import Failure, Skip, Verdict, cell_key
 from autograd_props.spec import FunctionSpec
 
-__all__ = ["Cell", "attach_failure", "failures_of"]
+__all__ = ["Cell", "add_note", "attach_failure", "failures_of"]
 
 _FAILURE_ATTRIBUTE = "__autograd_props_failure__"
 
@@ -22,7 +22,11 @@ _FAILURE_ATTRIBUTE = "__autograd_props_failure__"
 def attach_failure(exc: BaseException, failure: Failure) -> None:
     """Attach ``failure`` to ``exc`` as data, and as a PEP 678 note for people reading tracebacks."""
     setattr(exc, _FAILURE_ATTRIBUTE, failure)
-    note = f"autograd-props: {failure.check} failed; shapes: {failure.shapes}\nReproduce with:\n{failure.reproducer}"
+    add_note(exc, f"autograd-props: {failure.check} failed; shapes: {failure.shapes}\nReproduce with:\n{failure.reproducer}")
+
+
+def add_note(exc: BaseException, note: str) -> None:
+    """A PEP 678 note on ``exc``, for people reading tracebacks."""
     if hasattr(exc, "add_note"):
         exc.add_note(note)
     else:  # Python 3.10: pytest and Hypothesis read __notes__ there too

@@ -25,7 +25,8 @@ from hypothesis import HealthCheck, Phase, given, reject, settings
 from hypothesis import strategies as st
 from hypothesis.errors import FailedHealthCheck, Unsatisfiable
 
-from autograd_props.cell import Cell, attach_failure
+from autograd_props import lost_device
+from autograd_props.cell import Cell, add_note, attach_failure
 from autograd_props.devices import available_devices
 from autograd_props.messages import first_line
 from autograd_props.properties import REGISTRY, Property
@@ -229,11 +230,22 @@ def run_cell(cell: Cell, budget: Budget) -> None:
     See :class:`Budget` for what a failing cell costs.  Several distinct failures are raised
     together as an ExceptionGroup, each with its own reproducer.
     """
+    lost_by = lost_device.lost_in(cell.device)
+    if lost_by is not None:
+        raise lost_device.not_run(cell.device, lost_by)
     with warnings.catch_warnings(), _quiet_torch_logs():
         # torch.func's own import path calls torch.jit.script (deprecated in torch 2.13): nothing
         # a user's Function or spec does, and nothing they can change.
         warnings.filterwarnings("ignore", message="`torch.jit.script` is deprecated", category=DeprecationWarning)
-        _run_cell(cell, budget)
+        try:
+            _run_cell(cell, budget)
+        except Exception as exc:
+            if lost_device.is_sticky(exc):
+                lost_device.mark_lost(cell.device, cell.key)
+                explanation = lost_device.explain(cell.device)
+                cell.notes[explanation] = 0
+                add_note(exc, f"autograd-props: {explanation}")
+            raise
 
 
 class _TorchBelowWarning(logging.Filter):
