@@ -36,6 +36,11 @@ class Embedding(torch.autograd.Function):
 
 
 def embedding_reference(weight: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    if weight.is_cuda and weight.shape[-1] == 0:
+        # torch's CUDA embedding backward on a zero-width table is an illegal memory access (seen
+        # on torch 2.11, H200), which loses the process's CUDA context; index_select's backward
+        # (index_add) runs there, and is the same derivative.
+        return weight.index_select(0, ids.reshape(-1)).reshape(*ids.shape, 0)
     return torch.nn.functional.embedding(ids, weight)
 
 
@@ -48,4 +53,8 @@ def _args(draw, dtype: torch.dtype, device: torch.device):
     return (weight, ids)
 
 
-SPEC = FunctionSpec(name="embedding", function=Embedding.apply, reference=embedding_reference, args=_args)
+# On CUDA, index_add sums a repeated id's rows with atomics, in no fixed order: up to 25 ids (shapes
+# of at most 5 x 5) differ by at most 24 ulps of the rows' total size between two backward passes.
+SPEC = FunctionSpec(
+    name="embedding", function=Embedding.apply, reference=embedding_reference, args=_args, nondet_ulps=32
+)
