@@ -5,11 +5,13 @@ What each parameter is, from (first that applies) its annotation or a custom op'
 its default, then its name:
 
 * ``Tensor`` (also ``Optional[Tensor]`` without a default): a floating tensor; named ``labels``,
-  ``label``, ``target(s)`` (after a float tensor was tried), ``y_true``: integer class labels;
+  ``label``, ``y_true``: integer class labels; ``target(s)``, ``y``: a floating tensor, then
+  integer class labels;
   named ``index``, ``indices``, ``idx``, ``ids``, ``input_ids``: integer indices.
 * ``int`` named ``dim`` or ``axis`` (or so named without annotation): a dimension, drawn with
   ``dims()``, else its default; another ``int``, ``float``, ``bool`` or ``str``: its default, else
-  1, 0.5 (``eps``, ``epsilon``: 1e-5), False; a ``str`` without a default is not inferred.
+  1, 0.5 (``eps``, ``epsilon``: 1e-5), False (also for ``keepdim``, ``training``, ``inplace`` and
+  the like without annotation); a ``str`` without a default is not inferred.
 * a default of ``None``: None; any other default: that value.
 * no annotation and no default: a floating tensor (by the name rules above).
 
@@ -19,10 +21,11 @@ allows broadcasting):
 
 1. ``broadcast``: the floating tensors of ``broadcastable_shapes(n)`` (two or more tensors);
 2. ``same``: one shape from ``shapes()`` for every floating tensor;
-3. ``matrix``: ``x`` of shape ``(..., k)``, a weight ``(m, k)`` (``x @ W.T``), the rest ``(m,)``;
-4. ``matrix_t``: the same with the weight ``(k, m)`` (``x @ W``);
-5. ``classes``: floating tensors ``(n, c)`` and labels ``indices(c)`` of shape ``(n,)``;
-6. ``table``: a table ``(v, d)`` and ``indices(v)`` of any shape (an embedding lookup).
+3. ``last_dim``: ``x`` of shape ``(..., d)``, every other tensor ``(d,)`` (a norm's weight, bias);
+4. ``matrix``: ``x`` of shape ``(..., k)``, a weight ``(m, k)`` (``x @ W.T``), the rest ``(m,)``;
+5. ``matrix_t``: the same with the weight ``(k, m)`` (``x @ W``);
+6. ``classes``: floating tensors ``(n, c)`` and labels ``indices(c)`` of shape ``(n,)``;
+7. ``table``: a table ``(v, d)`` and ``indices(v)`` of any shape (an embedding lookup).
 
 Families 1 and 2 are tried at growing least sizes (any shape, at least 1-d with sides >= 1, at
 least 2-d); a ``dim`` is drawn before its default is tried; values from ``elements()`` before
@@ -48,7 +51,8 @@ __all__ = ["ArgsPlan", "Param", "STRATEGY_NAMES", "infer_args", "parameters", "s
 DIM_NAMES = {"dim", "axis", "dims"}
 EPS_NAMES = {"eps", "epsilon"}
 LABEL_NAMES = {"labels", "label", "y_true", "classes"}
-TARGET_NAMES = {"target", "targets"}  # a float tensor first (a regression loss), else labels
+TARGET_NAMES = {"target", "targets", "y"}  # a float tensor first (a regression loss), else labels
+BOOL_NAMES = {"keepdim", "keepdims", "training", "inplace", "causal", "descending", "largest", "sorted", "upper", "transpose"}
 INDEX_NAMES = {"index", "indices", "idx", "ids", "input_ids", "token_ids"}
 WEIGHT_NAMES = {"weight", "weights", "w", "W", "kernel"}
 # Floating inputs a Function commonly treats as constants: one its backward gives None for is
@@ -96,7 +100,7 @@ def _classify(param: inspect.Parameter, schema_type: str | None) -> Param:
         return Param(name, "dim", default, True)
     if has_default:
         return Param(name, "constant", default, True)
-    if "bool" in ann:
+    if "bool" in ann or (not ann and lowered in BOOL_NAMES):
         return Param(name, "constant", False)
     if lowered in DIM_NAMES or ann in ("int", "SymInt"):
         return Param(name, "dim") if lowered in DIM_NAMES else Param(name, "constant", 1)
@@ -216,6 +220,8 @@ def candidates(name: str, params: list[Param]) -> list[ArgsPlan]:
                     outer = f"shapes({sizes})"
                     plans.append(ArgsPlan("same", f"one shape for every tensor{least}{dims_text}{values}", _render(fn, params, outer, "shape", lambda i, p: "shape", "len(shape)", positive=positive, dim_drawn=dim_drawn), fn))
             if not labelled and not indexed and n >= 2:
+                outer = "st.tuples(shapes(max_dims=2), st.integers(1, 5))"
+                plans.append(ArgsPlan("last_dim", f"x (..., d), every other tensor (d,){dims_text}{values}", _render(fn, params, outer, "p", lambda i, p: "(*p[0], p[1])" if i == 0 else "(p[1],)", "len(p[0]) + 1", positive=positive, dim_drawn=dim_drawn), fn))
                 outer = "st.tuples(shapes(max_dims=2, min_side=1), st.integers(1, 5), st.integers(1, 5))"
                 weight_i = next((i for i, p in enumerate(floats + targets) if p.name in WEIGHT_NAMES), 1)
                 for family, weight_shape, what in (("matrix", "(p[2], p[1])", "x @ W.T"), ("matrix_t", "(p[1], p[2])", "x @ W")):
@@ -304,7 +310,7 @@ def infer_args(name: str, function: Callable[..., Any], params: list[Param]) -> 
             return plan, examples
         if ok and accepted_with_nan is None:
             accepted_with_nan = (plan, examples)
-        if not ok and len(tried) < 3:
+        if not ok and len(tried) < 3 and not any(t.endswith(why) for t in tried):
             tried.append(f"{plan.family}: {why}")
     if accepted_with_nan is not None:
         return accepted_with_nan

@@ -115,21 +115,42 @@ def _is_own_function(value: Any, module: str) -> bool:
     )
 
 
+def _bound(module: ModuleType) -> list[tuple[str, Any]]:
+    """(name, value) of the module's attributes and of the items of its top-level dicts, lists and
+    tuples (a registry of ops), the items named ``ATTR[KEY]``."""
+    items = []
+    for attr, value in vars(module).items():
+        items.append((attr, value))
+        if isinstance(value, dict):
+            items += [(f"{attr}[{key!r}]", v) for key, v in value.items()]
+        elif isinstance(value, (list, tuple)):
+            items += [(f"{attr}[{i}]", v) for i, v in enumerate(value)]
+    return items
+
+
+def _defines_op(op: Any, module: ModuleType, names: set[str]) -> bool:
+    """Whether ``module`` defines ``op``: its kernel is the target's own, or the module made the op
+    from a kernel it imported (the kernel's own module does not hold the op)."""
+    kernel_module = getattr(getattr(op, "_init_fn", None), "__module__", None)
+    if kernel_module in names:
+        return True
+    home = sys.modules.get(kernel_module or "")
+    return home is not None and not any(v is op for _, v in _bound(home))
+
+
 def find(modules: list[ModuleType]) -> list[Found]:
     """Every Function class and custom op defined in ``modules``, each once, in module order."""
     custom_op_def = _custom_op_def()
+    names = {m.__name__ for m in modules}
     found: list[Found] = []
     seen: set[int] = set()
     for module in modules:
-        for attr, value in vars(module).items():
+        for attr, value in _bound(module):
             if id(value) in seen:
                 continue
-            if _is_own_function(value, module.__name__):
+            if _is_own_function(value, module.__name__) and "[" not in attr:
                 found.append(Found("function", value, module.__name__, value.__name__, attr))
-            elif custom_op_def is not None and isinstance(value, custom_op_def):
-                init = getattr(value, "_init_fn", None)
-                if getattr(init, "__module__", None) != module.__name__:
-                    continue
+            elif custom_op_def is not None and isinstance(value, custom_op_def) and _defines_op(value, module, names):
                 found.append(Found("custom_op", value, module.__name__, value._qualname.split("::")[-1], attr))
             else:
                 continue

@@ -38,6 +38,9 @@ def spec_module(discovery) -> str:
     for how in discovery.inferred:
         found = how.found
         name = discovery[discovery.inferred.index(how)].name
+        if "[" in found.attr:  # an op held in a registry of the module
+            lines += [f"import {found.module}", f"{name} = {found.module}.{found.attr}"]
+            continue
         alias = f" as {name}" if found.attr != name else ""
         lines.append(f"from {found.module} import {found.attr}{alias}")
     for missing in discovery.not_inferred:
