@@ -216,7 +216,7 @@ def candidates(name: str, params: list[Param]) -> list[ArgsPlan]:
                     least = f" (at least {min_dims}-d)" if min_dims else ""
                     if n >= 2:
                         outer = f"broadcastable_shapes({n}{', ' + sizes if sizes else ''})"
-                        plans.append(ArgsPlan("broadcast", f"broadcastable shapes{least}{dims_text}{values}", _render(fn, params, outer, "shapes", lambda i, p: f"shapes[{i}]", "max(len(s) for s in shapes)", positive=positive, dim_drawn=dim_drawn), fn))
+                        plans.append(ArgsPlan("broadcast", f"broadcastable shapes{least}{dims_text}{values}", _render(fn, params, outer, "drawn", lambda i, p: f"drawn[{i}]", "max(len(s) for s in drawn)", positive=positive, dim_drawn=dim_drawn), fn))
                     outer = f"shapes({sizes})"
                     plans.append(ArgsPlan("same", f"one shape for every tensor{least}{dims_text}{values}", _render(fn, params, outer, "shape", lambda i, p: "shape", "len(shape)", positive=positive, dim_drawn=dim_drawn), fn))
             if not labelled and not indexed and n >= 2:

@@ -1,0 +1,48 @@
+"""A weight matrix, a dim argument, an eps float."""
+
+import torch
+
+
+class Linear(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias):
+        ctx.save_for_backward(x, weight)
+        return x @ weight.t() + bias
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        x, weight = ctx.saved_tensors
+        g = grad_output.reshape(-1, grad_output.shape[-1])
+        grad_weight = g.t() @ x.reshape(-1, x.shape[-1])
+        return grad_output @ weight, grad_weight, g.sum(0)
+
+
+class Softmax(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, dim):
+        y = torch.softmax(x, dim)
+        ctx.save_for_backward(y)
+        ctx.dim = dim
+        return y
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (y,) = ctx.saved_tensors
+        return y * (grad_output - (grad_output * y).sum(ctx.dim, keepdim=True)), None
+
+
+class RMSNorm(torch.autograd.Function):
+    """x / sqrt(mean(x^2) + eps) over the last dim."""
+
+    @staticmethod
+    def forward(ctx, x, eps: float = 1e-6):
+        rstd = torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)
+        ctx.save_for_backward(x, rstd)
+        return x * rstd
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        x, rstd = ctx.saved_tensors
+        n = x.shape[-1]
+        dot = (grad_output * x).sum(-1, keepdim=True)
+        return rstd * grad_output - x * rstd.pow(3) * dot / n, None
