@@ -22,7 +22,7 @@ from autograd_props import discover
 from autograd_props._discover.arguments import draws, parameters
 from autograd_props._discover.finding import TargetError
 from autograd_props._discover.spec_writer import spec_module
-from autograd_props.discover import SURROGATE_HINT
+from autograd_props.discovery import SURROGATE_HINT
 from tests.corpus.gate_runner import ROOT, run_gate
 from tests.discoverable_bugs import BUGS
 

@@ -51,7 +51,7 @@ _EXPORTS = {
     "CheckReport": "autograd_props.checking",
     "CellResult": "autograd_props.results",
     "gate": "autograd_props.plugin.gate",
-    "discover": "autograd_props.discover",
+    "discover": "autograd_props.discovery",
     "available_devices": "autograd_props.devices",
 }
 __all__ = sorted(_EXPORTS)
@@ -60,7 +60,7 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time __getattr__ impo
     from autograd_props.checking import CheckFailure, CheckReport, check
     from autograd_props.complex_views import COMPLEX_DTYPES, ComplexArgs
     from autograd_props.devices import available_devices
-    from autograd_props.discover import discover
+    from autograd_props.discovery import discover
     from autograd_props.keyword_args import Keywords, keywords
     from autograd_props.loading import SpecSourceError, load_specs, spec_named
     from autograd_props.plugin.gate import gate

@@ -3,7 +3,7 @@
 
 ``autograd-props discover TARGET [--write-specs FILE] [pytest options]`` checks the Functions and
 custom ops TARGET (a module, a package or a path) defines, with no spec written
-(``autograd_props/discover.py``).
+(``autograd_props/discovery.py``).
 
 Runs every property over the specs of each MODULE (``MODULE.SPECS``, or ``MODULE:ATTR``, a
 FunctionSpec or an iterable of them) and writes ``report/verification.md`` and

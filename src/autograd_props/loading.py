@@ -3,7 +3,7 @@
 
 ``load_specs("pkg.module")`` reads ``pkg.module.SPECS``; ``load_specs("pkg.module:ATTR")`` reads
 ATTR, a single FunctionSpec or an iterable of them; ``load_specs("discover:TARGET")`` infers the
-specs of every Function TARGET defines (``autograd_props.discover``).  Every error names the
+specs of every Function TARGET defines (``autograd_props.discovery``).  Every error names the
 part that failed.
 """
 
@@ -77,13 +77,13 @@ def load_specs(source: str) -> tuple[FunctionSpec, ...]:
     return unique(_as_specs(value, source, attr), source)
 
 
-DISCOVER_PREFIX = "discover:"  # autograd_props.discover's spec source
+DISCOVER_PREFIX = "discover:"  # autograd_props.discovery's spec source
 
 
 def _discovered(source: str) -> tuple[FunctionSpec, ...]:
     """The inferred specs of ``discover:TARGET`` (none is not an error: the Functions not
     inferred are the discovery's to report); a target that defines no Function is."""
-    from autograd_props.discover import TargetError, discover
+    from autograd_props.discovery import TargetError, discover
 
     target = source[len(DISCOVER_PREFIX):]
     try:

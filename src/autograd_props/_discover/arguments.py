@@ -22,10 +22,12 @@ allows broadcasting):
 1. ``broadcast``: the floating tensors of ``broadcastable_shapes(n)`` (two or more tensors);
 2. ``same``: one shape from ``shapes()`` for every floating tensor;
 3. ``last_dim``: ``x`` of shape ``(..., d)``, every other tensor ``(d,)`` (a norm's weight, bias);
-4. ``matrix``: ``x`` of shape ``(..., k)``, a weight ``(m, k)`` (``x @ W.T``), the rest ``(m,)``;
-5. ``matrix_t``: the same with the weight ``(k, m)`` (``x @ W``);
-6. ``classes``: floating tensors ``(n, c)`` and labels ``indices(c)`` of shape ``(n,)``;
-7. ``table``: a table ``(v, d)`` and ``indices(v)`` of any shape (an embedding lookup).
+4. ``channels``: ``x`` of shape ``(n, c, ...)``, every other tensor ``(c,)`` (a 2-d norm's weight),
+   with up to two spatial dims, then exactly two;
+5. ``matrix``: ``x`` of shape ``(..., k)``, a weight ``(m, k)`` (``x @ W.T``), the rest ``(m,)``;
+6. ``matrix_t``: the same with the weight ``(k, m)`` (``x @ W``);
+7. ``classes``: floating tensors ``(n, c)`` and labels ``indices(c)`` of shape ``(n,)``;
+8. ``table``: a table ``(v, d)`` and ``indices(v)`` of any shape (an embedding lookup).
 
 Families 1 and 2 are tried at growing least sizes (any shape, at least 1-d with sides >= 1, at
 least 2-d); a ``dim`` is drawn before its default is tried; values from ``elements()`` before
@@ -222,6 +224,9 @@ def candidates(name: str, params: list[Param]) -> list[ArgsPlan]:
             if not labelled and not indexed and n >= 2:
                 outer = "st.tuples(shapes(max_dims=2), st.integers(1, 5))"
                 plans.append(ArgsPlan("last_dim", f"x (..., d), every other tensor (d,){dims_text}{values}", _render(fn, params, outer, "p", lambda i, p: "(*p[0], p[1])" if i == 0 else "(p[1],)", "len(p[0]) + 1", positive=positive, dim_drawn=dim_drawn), fn))
+                for spatial, least in (("shapes(max_dims=2, min_side=1)", ""), ("shapes(min_dims=2, max_dims=2, min_side=1)", ", 2 spatial dims")):
+                    outer = f"st.tuples(st.integers(1, 3), st.integers(1, 4), {spatial})"
+                    plans.append(ArgsPlan("channels", f"x (n, c, ...{least}), every other tensor (c,){dims_text}{values}", _render(fn, params, outer, "p", lambda i, p: "(p[0], p[1], *p[2])" if i == 0 else "(p[1],)", "len(p[2]) + 2", positive=positive, dim_drawn=dim_drawn), fn))
                 outer = "st.tuples(shapes(max_dims=2, min_side=1), st.integers(1, 5), st.integers(1, 5))"
                 weight_i = next((i for i, p in enumerate(floats + targets) if p.name in WEIGHT_NAMES), 1)
                 for family, weight_shape, what in (("matrix", "(p[2], p[1])", "x @ W.T"), ("matrix_t", "(p[1], p[2])", "x @ W")):

@@ -54,7 +54,7 @@ def main(argv: list[str]) -> int:
         print(f"autograd-props discover: {exc}; {USAGE}", file=sys.stderr)
         return 4
     _importable_from_cwd()
-    from autograd_props.discover import TargetError, discover
+    from autograd_props.discovery import TargetError, discover
 
     try:
         found = discover(target)

@@ -20,8 +20,8 @@ def _dtypes(dtypes: Sequence) -> str:
 
 
 def spec_module(discovery) -> str:
-    """The text of a spec module for ``discovery`` (an :class:`autograd_props.discover.Discovery`)."""
-    from autograd_props.discover import SURROGATE_HINT
+    """The text of a spec module for ``discovery`` (an :class:`autograd_props.discovery.Discovery`)."""
+    from autograd_props.discovery import SURROGATE_HINT
 
     lines = [
         f'"""Specs inferred by ``autograd-props discover {discovery.target}``: edit them freely.',
@@ -33,7 +33,7 @@ def spec_module(discovery) -> str:
         "from hypothesis import strategies as st",
         "",
         f"from autograd_props import FunctionSpec, {', '.join(STRATEGY_NAMES)}",
-        "from autograd_props.discover import forward_reference",
+        "from autograd_props.discovery import forward_reference",
     ]
     for how in discovery.inferred:
         found = how.found

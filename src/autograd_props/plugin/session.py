@@ -164,7 +164,7 @@ def not_inferred_of(sources: Iterable[str]) -> list[str]:
     missing = []
     for source in sources:
         if source.startswith(DISCOVER_PREFIX):
-            from autograd_props.discover import discover
+            from autograd_props.discovery import discover
 
             missing += [str(n) for n in discover(source[len(DISCOVER_PREFIX):]).not_inferred]
     return missing
