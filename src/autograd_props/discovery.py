@@ -191,7 +191,7 @@ def _infer(item: Found, name: str, target: str) -> tuple[FunctionSpec, Inferred]
     function, forward, takes_ctx, schema = _subject(item)
     try:
         params = parameters(forward, skip_first=takes_ctx, schema=schema)
-        plan, examples = infer_args(name, function, params)
+        plan, examples, args_note = infer_args(name, function, params)
     except ValueError as exc:
         return NotInferred(item.where, str(exc))
     example = examples[-1]
@@ -209,6 +209,8 @@ def _infer(item: Found, name: str, target: str) -> tuple[FunctionSpec, Inferred]
         if reference_note
         else "reference: the forward run outside the Function under native autograd"
     )
+    if args_note:
+        notes.append(args_note)
     if constants:
         notes.append("treated as constants (the backward gives them no gradient): " + ", ".join(names[i] for i in constants))
     if dropped:

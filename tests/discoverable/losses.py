@@ -1,6 +1,7 @@
 """Losses: integer labels, a float target."""
 
 import torch
+from torch.autograd.function import once_differentiable
 
 
 class CrossEntropy(torch.autograd.Function):
@@ -11,6 +12,7 @@ class CrossEntropy(torch.autograd.Function):
         return -log_probs.gather(1, labels[:, None]).mean()
 
     @staticmethod
+    @once_differentiable  # it saves an intermediate (log_probs): double backward through it would be wrong
     def backward(ctx, grad_output):
         log_probs, labels = ctx.saved_tensors
         grad = log_probs.exp()

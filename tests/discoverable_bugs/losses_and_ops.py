@@ -1,4 +1,5 @@
 import torch
+from torch.autograd.function import once_differentiable
 
 
 class CrossEntropy(torch.autograd.Function):
@@ -9,6 +10,7 @@ class CrossEntropy(torch.autograd.Function):
         return -log_probs.gather(1, labels[:, None]).mean()
 
     @staticmethod
+    @once_differentiable  # it saves an intermediate (log_probs): double backward through it would be wrong
     def backward(ctx, grad_output):
         log_probs, labels = ctx.saved_tensors
         grad = log_probs.exp()

@@ -301,22 +301,52 @@ def _accepts(function: Callable[..., Any], examples: list[tuple]) -> tuple[bool,
     return True, nan, ""
 
 
-def infer_args(name: str, function: Callable[..., Any], params: list[Param]) -> tuple[ArgsPlan, list[tuple]]:
-    """The first family the forward accepts (preferring one without NaN outputs), and its probe
-    draws in float64; ValueError saying what was tried when none works."""
+def _backward_raises(function: Callable[..., Any], examples: list[tuple]) -> str:
+    """Why the Function's backward raises on one of ``examples`` (ones as cotangents), or ""."""
+    for example in examples:
+        args = [a.detach().clone().requires_grad_(True) if isinstance(a, torch.Tensor) and a.is_floating_point() else a for a in example]
+        inputs = [a for a in args if isinstance(a, torch.Tensor) and a.requires_grad]
+        try:
+            outs = [o for o in _float_outputs(function(*args)) if o.requires_grad]
+            if outs and inputs:
+                torch.autograd.grad(outs, inputs, [torch.ones_like(o) for o in outs], allow_unused=True)
+        except Exception as exc:
+            return f"{type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}"
+    return ""
+
+
+def infer_args(name: str, function: Callable[..., Any], params: list[Param]) -> tuple[ArgsPlan, list[tuple], str]:
+    """The first family the forward accepts (preferring one without NaN outputs), its probe draws
+    in float64, and a note ("" or why smaller sizes were left out); ValueError saying what was
+    tried when none works.
+
+    Where the backward raises on a family's least sizes (a backward that assumes a last dim the
+    forward does without), larger least sizes of the same family are preferred, and the note
+    says so; if none helps, the family stays, and the gate reports the backward's error."""
     if not any(p.kind in ("tensor", "target") for p in params):
         raise ValueError("no floating tensor argument to differentiate")
     tried = []
     accepted_with_nan = None
+    pending = None  # (plan, examples, why): the forward accepts it, the backward raised
     for plan in candidates(name, params):
+        if pending is not None and plan.family != pending[0].family:
+            continue
         examples = draws(plan.build()(torch.float64, torch.device("cpu")))
         ok, nan, why = _accepts(function, examples)
         if ok and not nan:
-            return plan, examples
+            raised = _backward_raises(function, examples)
+            if not raised:
+                note = f"smaller shapes left out: the backward raised {pending[2]} on them" if pending else ""
+                return plan, examples, note
+            if pending is None:
+                pending = (plan, examples, raised)
+            continue
         if ok and accepted_with_nan is None:
-            accepted_with_nan = (plan, examples)
+            accepted_with_nan = (plan, examples, "")
         if not ok and len(tried) < 3 and not any(t.endswith(why) for t in tried):
             tried.append(f"{plan.family}: {why}")
+    if pending is not None:
+        return pending[0], pending[1], ""
     if accepted_with_nan is not None:
         return accepted_with_nan
     raise ValueError("the forward refused every argument family tried (" + "; ".join(tried) + ")")
