@@ -223,3 +223,17 @@ def test_write_specs_gives_the_same_cells_and_outcomes(buggy_run, tmp_path):
     assert made.returncode == 0 and written.exists(), made.stderr[-2000:]
     run = run_gate("written_bug_specs", "-m", " or ".join(ALL_AIMED), cwd=tmp_path, env={"PYTHONPATH": str(ROOT)})
     assert {(c["key"], c["outcome"]) for c in run.cells} == {(c["key"], c["outcome"]) for c in buggy_run.cells}
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["discover"], "usage: autograd-props discover TARGET"),
+        (["discover", "no_such_module_here"], "cannot import 'no_such_module_here'"),
+        (["discover", "tests.corpus.gate_runner"], "defines no torch.autograd.Function subclass"),
+        (["discover", "tests.discoverable", "--write-specs"], "--write-specs needs a FILE"),
+    ],
+)
+def test_the_command_refuses_bad_targets_in_one_line(args, says):
+    ran = subprocess.run([sys.executable, "-m", "autograd_props", *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert ran.returncode == 4 and says in ran.stderr and ran.stderr.count("\n") == 1, ran.stderr[-2000:]
