@@ -37,8 +37,8 @@ BEYOND_INFERENCE = {
     "COMPLEX_MUL_MISSING_CONJ": "a conj() missing shows on complex tensors; discovery draws real ones",
     "COMPLEX_ABS_WIRTINGER": "a conj() missing shows on complex tensors; discovery draws real ones",
     "UNSTABLE_FORWARD": "a forward bug: the forward is its own reference",
-    "UNSTABLE_LOGSUMEXP": "a forward bug: the forward is its own reference",
-    "FORGETS_TEMPERATURE": "a forward bug: the forward is its own reference",
+    "KINK_SUBGRADIENT": "at a kink the reference is the forward's own autograd derivative: relu as clamp_min(0) has 1 at 0, as the mutant",
+    "FORGETS_MARK_DIRTY": "an in-place Function needs a spec's in_place=; discovery gives it no reference (the forward modifies a leaf)",
 }
 
 

@@ -32,17 +32,18 @@ class Softmax(torch.autograd.Function):
 
 
 class RMSNorm(torch.autograd.Function):
-    """x / sqrt(mean(x^2) + eps) over the last dim."""
+    """x / sqrt(mean(x^2) + eps) over the last dim.  The backward recomputes from the saved input
+    (so double backward is right) and never cubes rstd (which overflows float16)."""
 
     @staticmethod
     def forward(ctx, x, eps: float = 1e-6):
-        rstd = torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)
-        ctx.save_for_backward(x, rstd)
-        return x * rstd
+        ctx.save_for_backward(x)
+        ctx.eps = eps
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)
 
     @staticmethod
     def backward(ctx, grad_output):
-        x, rstd = ctx.saved_tensors
-        n = x.shape[-1]
-        dot = (grad_output * x).sum(-1, keepdim=True)
-        return rstd * grad_output - x * rstd.pow(3) * dot / n, None
+        (x,) = ctx.saved_tensors
+        rstd = torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + ctx.eps)
+        y = x * rstd
+        return rstd * (grad_output - y * (grad_output * y).mean(-1, keepdim=True)), None

@@ -34,14 +34,13 @@ class Softmax(torch.autograd.Function):
 class RMSNorm(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, eps: float = 1e-6):
-        rstd = torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)
-        ctx.save_for_backward(x, rstd)
-        return x * rstd
+        ctx.save_for_backward(x)
+        ctx.eps = eps
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)
 
     @staticmethod
     def backward(ctx, grad_output):
-        x, rstd = ctx.saved_tensors
-        n = x.shape[-1]
+        (x,) = ctx.saved_tensors
+        rstd = torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + ctx.eps)
         y = x.mul_(rstd)  # planted: the saved input normalized in place
-        dot = (grad_output * y).sum(-1, keepdim=True)
-        return rstd * (grad_output - y * dot / n), None
+        return rstd * (grad_output - y * (grad_output * y).mean(-1, keepdim=True)), None
