@@ -89,7 +89,10 @@ def discover(target: str) -> Discovery:
         specs, missing, how = [], [], []
         names = _spec_names(found)
         for item in found:
-            result = _infer(item, names[id(item.obj)], key)
+            try:
+                result = _infer(item, names[id(item.obj)], key)
+            except Exception as exc:  # the user's code raised where inference did not expect it: that Function alone
+                result = NotInferred(item.where, f"inference raised {type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}")
             if isinstance(result, NotInferred):
                 missing.append(result)
             else:
