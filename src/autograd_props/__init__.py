@@ -9,6 +9,8 @@ The public API::
   ``broadcastable_shapes``, ``indices``, ``masks``, ``dims``; and ``keywords`` for keyword
   arguments).  ``COMPLEX_DTYPES`` for a Function of complex tensors.
 * :func:`check` runs the properties from Python, outside pytest.
+* :func:`discover` infers the specs of every Function a module or package defines, with no spec
+  written (``python -m autograd_props discover TARGET``).
 * :func:`gate` adds the gate to a pytest suite; ``python -m autograd_props MODULE`` runs it as a
   command; the pytest plugin (``--funcs``, ``--devices``, ``--report-dir``, ...) is installed with
   the package.
