@@ -237,3 +237,29 @@ def test_write_specs_gives_the_same_cells_and_outcomes(buggy_run, tmp_path):
 def test_the_command_refuses_bad_targets_in_one_line(args, says):
     ran = subprocess.run([sys.executable, "-m", "autograd_props", *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert ran.returncode == 4 and says in ran.stderr and ran.stderr.count("\n") == 1, ran.stderr[-2000:]
+
+
+def test_sizes_the_backward_refuses_are_left_out_and_noted(tmp_path, monkeypatch):
+    """A backward that reads ``x.shape[-1]`` refuses the 0-d inputs its forward accepts: discovery
+    draws at least 1-d there and says so, rather than reporting the gap as the Function's failure."""
+    (tmp_path / "last_dim_backward.py").write_text(
+        textwrap.dedent(
+            """
+            import torch
+
+            class MeanCentered(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, x):
+                    return x - x.mean(-1, keepdim=True)
+
+                @staticmethod
+                def backward(ctx, g):
+                    n = g.shape[-1]
+                    return g - g.sum(-1, keepdim=True) / n
+            """
+        )
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (spec,) = discover("last_dim_backward")
+    assert "at least 1-d" in spec.inference_notes[0]
+    assert any("smaller shapes left out: the backward raised IndexError" in note for note in spec.inference_notes)
