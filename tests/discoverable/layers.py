@@ -33,7 +33,8 @@ class Softmax(torch.autograd.Function):
 
 class RMSNorm(torch.autograd.Function):
     """x / sqrt(mean(x^2) + eps) over the last dim.  The backward recomputes from the saved input
-    (so double backward is right) and never cubes rstd (which overflows float16)."""
+    (so double backward is right), in float32 at least, and never cubes rstd (which overflows
+    float16)."""
 
     @staticmethod
     def forward(ctx, x, eps: float = 1e-6):
@@ -44,6 +45,8 @@ class RMSNorm(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output):
         (x,) = ctx.saved_tensors
-        rstd = torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + ctx.eps)
-        y = x * rstd
-        return rstd * (grad_output - y * (grad_output * y).mean(-1, keepdim=True)), None
+        wide = torch.promote_types(x.dtype, torch.float32)  # half precision cancels in g - y * mean(g y)
+        xw, gw = x.to(wide), grad_output.to(wide)
+        rstd = torch.rsqrt(xw.pow(2).mean(-1, keepdim=True) + ctx.eps)
+        y = xw * rstd
+        return (rstd * (gw - y * (gw * y).mean(-1, keepdim=True))).to(x.dtype), None
