@@ -5,6 +5,7 @@
 * ``test_bench_checking.py``: the gate's checks vs ``torch.autograd.gradcheck``, 10 to 10^6 elements;
 * ``test_bench_drawing.py``: drawing one tensor example, the gate's strategies vs ``torch.randn``;
 * ``test_bench_failing_run.py``: a whole gate run over a failing Function vs over its correct twin;
+* ``test_bench_discover.py``: a whole gate run over discovered specs vs over hand-written ones;
 * ``report.py``: ``python -m benchmarks.report`` turns the JSON into markdown and a plot, with
   ``runs.py`` (loading the JSON), ``targets.py`` (the targets), ``formatting.py`` (numbers),
   ``markdown.py`` (the tables), ``plot.py`` (the plot) and ``noise.py`` (noise between two runs);
@@ -13,7 +14,7 @@
   round, recorded by the check benchmarks): what fresh memory costs at 10^6 elements.
 
 Every benchmark records ``extra_info`` with at least ``function``, ``impl``, ``numel``,
-``measure`` (``fwd+bwd``, ``saved-bytes``, ``check``, ``draw`` or ``gate-run``) and ``device``.
+``measure`` (``fwd+bwd``, ``saved-bytes``, ``check``, ``draw``, ``gate-run`` or ``discover-run``) and ``device``.
 """
 
 from __future__ import annotations

@@ -173,3 +173,63 @@ def test_check_from_python(user):
     assert "GOOD {'forward': 'passed', 'vjp_native': 'passed', 'vmap': 'passed'}" in run.stdout
     assert "BAD autograd-props: 4 of 4 cells failed" in run.stdout and "Reproduce with:" in run.stdout and SHRUNK in run.stdout
     assert "MISSING cannot import module 'no_such_module'" in run.stdout
+
+
+USER_PACKAGE = {
+    "__init__.py": "",
+    "activations.py": '''
+import torch
+
+
+class Square(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        return grad_output * 2 * x
+''',
+    "layers.py": '''
+import torch
+
+
+class Scale(torch.autograd.Function):
+    @staticmethod
+    def forward(x, weight):
+        return x * weight
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(*inputs)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        x, weight = ctx.saved_tensors
+        return (grad_output * weight).sum_to_size(x.shape), -(grad_output * x).sum_to_size(weight.shape)
+''',
+}
+
+
+def test_discover_checks_a_package_with_no_spec(user):
+    """``autograd-props discover mypkg`` from the user's directory: a report over a package of
+    several files, the flipped sign of one Function caught with a reproducer that runs as printed."""
+    python, home, env = user
+    package = home / "mypkg"
+    package.mkdir()
+    for name, text in USER_PACKAGE.items():
+        (package / name).write_text(text)
+    run = _run([str(python.parent / "autograd-props"), "discover", "mypkg", "-m", "vjp_native", "-k", "float64"], home, env)
+    assert run.returncode == 1, run.stdout[-4000:] + run.stderr[-2000:]
+    assert "2 found, 2 inferred, 0 not inferred" in run.stdout
+    import json
+
+    cells = {c["key"]: c for c in json.loads((home / "report" / "verification.json").read_text())["cells"]}
+    assert cells["vjp_native[Square-float64-cpu]"]["outcome"] == "passed"
+    failure = cells["vjp_native[Scale-float64-cpu]"]["failures"][0]
+    assert failure["error"].startswith("backward is not the derivative of forward")
+    pasted = _run([str(python), "-c", failure["reproducer"]], home, env)
+    error = failure["error"].split(". ", 1)[1]  # after the reading of the failure: the check's own error
+    assert pasted.returncode == 1 and error.splitlines()[0][:200] in pasted.stderr, (error, pasted.stderr[-2000:])

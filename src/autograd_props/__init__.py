@@ -9,6 +9,8 @@ The public API::
   ``broadcastable_shapes``, ``indices``, ``masks``, ``dims``; and ``keywords`` for keyword
   arguments).  ``COMPLEX_DTYPES`` for a Function of complex tensors.
 * :func:`check` runs the properties from Python, outside pytest.
+* :func:`discover` infers the specs of every Function a module or package defines, with no spec
+  written (``python -m autograd_props discover TARGET``).
 * :func:`gate` adds the gate to a pytest suite; ``python -m autograd_props MODULE`` runs it as a
   command; the pytest plugin (``--funcs``, ``--devices``, ``--report-dir``, ...) is installed with
   the package.
@@ -51,6 +53,7 @@ _EXPORTS = {
     "CheckReport": "autograd_props.checking",
     "CellResult": "autograd_props.results",
     "gate": "autograd_props.plugin.gate",
+    "discover": "autograd_props.discovery",
     "available_devices": "autograd_props.devices",
 }
 __all__ = sorted(_EXPORTS)
@@ -59,6 +62,7 @@ if TYPE_CHECKING:  # for type checkers and readers; at run time __getattr__ impo
     from autograd_props.checking import CheckFailure, CheckReport, check
     from autograd_props.complex_views import COMPLEX_DTYPES, ComplexArgs
     from autograd_props.devices import available_devices
+    from autograd_props.discovery import discover
     from autograd_props.keyword_args import Keywords, keywords
     from autograd_props.loading import SpecSourceError, load_specs, spec_named
     from autograd_props.plugin.gate import gate

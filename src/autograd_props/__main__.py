@@ -1,6 +1,10 @@
 """The command: ``python -m autograd_props [MODULE[:ATTR] ...] [pytest options]`` (also installed as
 ``autograd-props``).
 
+``autograd-props discover TARGET [--write-specs FILE] [pytest options]`` checks the Functions and
+custom ops TARGET (a module, a package or a path) defines, with no spec written
+(``autograd_props/discovery.py``).
+
 Runs every property over the specs of each MODULE (``MODULE.SPECS``, or ``MODULE:ATTR``, a
 FunctionSpec or an iterable of them) and writes ``report/verification.md`` and
 ``report/verification.json``.  MODULE is imported with the current directory on ``sys.path``.
@@ -41,8 +45,16 @@ def _importable_from_cwd() -> None:
         os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (cwd, paths) if p)
 
 
+# ``autograd-props NAME ...``: each subcommand's module has a ``main(argv)``.
+SUBCOMMANDS = {"discover": "autograd_props._discover.command"}
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] and argv[0] in SUBCOMMANDS:
+        import importlib
+
+        return importlib.import_module(SUBCOMMANDS[argv[0]]).main(argv[1:])
     if argv[:1] in (["-h"], ["--help"]):
         print(__doc__.strip())
         return 0

@@ -107,8 +107,12 @@ class Cell:
     def failure(self, check: Callable[..., Any], kwargs: dict[str, Any], exc: BaseException) -> Failure:
         """The failure of ``check`` on the example ``kwargs``, with the code that reproduces it."""
         source = self.source or self.spec.module or "<the module that defines the spec>"
+        error = f"{type(exc).__name__}: {first_line(exc, 500)}"[:500]
+        hint = getattr(self.spec, "failure_hint", None)  # a discovered spec's reading of the failure
+        if hint is not None and hint(self.prop):
+            error = f"{hint(self.prop)}. {error}"
         return Failure(
-            error=f"{type(exc).__name__}: {first_line(exc, 500)}"[:500],
+            error=error,
             reproducer=reproducer_code(check, source, self.spec.name, kwargs),
             check=f"{check.__module__}:{check.__name__}",
             shapes=shapes_of(kwargs),

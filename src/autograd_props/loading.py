@@ -2,7 +2,9 @@
 ``AUTOGRAD_PROPS_FUNCS`` and the command line give them.
 
 ``load_specs("pkg.module")`` reads ``pkg.module.SPECS``; ``load_specs("pkg.module:ATTR")`` reads
-ATTR, a single FunctionSpec or an iterable of them.  Every error names the part that failed.
+ATTR, a single FunctionSpec or an iterable of them; ``load_specs("discover:TARGET")`` infers the
+specs of every Function TARGET defines (``autograd_props.discovery``).  Every error names the
+part that failed.
 """
 
 from __future__ import annotations
@@ -63,6 +65,8 @@ def load_specs(source: str) -> tuple[FunctionSpec, ...]:
     """The specs named by ``pkg.module[:ATTR]``; errors name the part that failed."""
     if not isinstance(source, str) or not source.strip():
         raise SpecSourceError(f"spec source {source!r}: expected 'pkg.module' or 'pkg.module:ATTR'")
+    if source.strip().startswith(DISCOVER_PREFIX):
+        return _discovered(source.strip())
     module_name, _, attr = source.strip().partition(":")
     attr = attr or "SPECS"
     module = _import(module_name, source)
@@ -71,6 +75,24 @@ def load_specs(source: str) -> tuple[FunctionSpec, ...]:
     except AttributeError:
         raise SpecSourceError(f"module {module_name!r} has no attribute {attr!r} (from {source!r})") from None
     return unique(_as_specs(value, source, attr), source)
+
+
+DISCOVER_PREFIX = "discover:"  # autograd_props.discovery's spec source
+
+
+def _discovered(source: str) -> tuple[FunctionSpec, ...]:
+    """The inferred specs of ``discover:TARGET`` (none is not an error: the Functions not
+    inferred are the discovery's to report); a target that defines no Function is."""
+    from autograd_props.discovery import TargetError, discover
+
+    target = source[len(DISCOVER_PREFIX):]
+    try:
+        found = discover(target)
+    except TargetError as exc:
+        raise SpecSourceError(f"{source!r}: {exc}") from None
+    if not found.found:
+        raise SpecSourceError(f"{source!r}: defines no torch.autograd.Function subclass and no torch.library custom op")
+    return unique(found, source)
 
 
 def spec_named(source: str, name: str) -> FunctionSpec:

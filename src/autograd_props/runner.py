@@ -73,7 +73,11 @@ def plan(prop: Property, specs: Iterable[FunctionSpec], devices: Sequence[str], 
                 skip = prop.skip(spec, dtype)
                 if skip is None and device not in present:
                     skip = Skip("skipped", f"device {device!r} requested by --devices but not available on this machine")
-                planned.append(Cell(spec=spec, dtype=dtype, device=device, prop=prop.name, source=source, skip=skip))
+                cell = Cell(spec=spec, dtype=dtype, device=device, prop=prop.name, source=source, skip=skip)
+                if prop.name in ("vjp_native", "vjp_finite_differences"):  # the cells its reference decides
+                    # How a discovered spec was inferred (its reference, its arguments) shows there.
+                    cell.notes.update(dict.fromkeys(getattr(spec, "inference_notes", ()), 0))
+                planned.append(cell)
     return planned
 
 

@@ -231,6 +231,8 @@ class VerificationCollector:
         if not any(r.outcome in RAN for r in self.results):
             self.nothing_ran = True
             session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
+        elif session_of(self.config).not_inferred():  # a discovered Function that was not checked
+            session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if hasattr(self.config, "workerinput") or not (self.results or self.prepared):
@@ -251,6 +253,8 @@ class VerificationCollector:
                 "the report says so and lists them",
                 red=True,
             )
+        for line in session_of(self.config).not_inferred():
+            terminalreporter.write_line(f"autograd-props: {line}", red=True)
         if self.nothing_ran:
             terminalreporter.write_line(
                 f"autograd-props: no cell ran ({len(self.results)} skipped, opted out or not applicable): "
@@ -279,8 +283,10 @@ def _report_order(gate_session: GateSession):
 
 def _header(config: pytest.Config) -> dict[str, str]:
     gate_session = session_of(config)
+    missing = gate_session.not_inferred()
     return {
         "specs from": gate_session.source_label,
+        **({"not inferred (not checked: the run does not pass)": "; ".join(missing)} if missing else {}),
         "python": platform.python_version(),
         "torch": torch.__version__,
         "hypothesis": hypothesis.__version__,

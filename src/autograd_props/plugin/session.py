@@ -44,6 +44,7 @@ class GateSession:
     _budget: Budget | None = None
     specs_seen: dict[str, int] = dataclasses.field(default_factory=dict)  # spec name -> order, as collected
     errors: list[str] = dataclasses.field(default_factory=list)  # gate classes whose specs failed to load
+    not_inferred_seen: dict[str, None] = dataclasses.field(default_factory=dict)  # discovered Functions with no spec
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> GateSession:
@@ -125,7 +126,15 @@ class GateSession:
             found = tuple(Sourced(s, None) for s in specs)
         for item in found:
             self.specs_seen.setdefault(item.spec.name, len(self.specs_seen))
+        self.not_inferred_seen.update(dict.fromkeys(str(n) for n in getattr(given, "not_inferred", ())))
+        if isinstance(given, str):
+            self.not_inferred_seen.update(dict.fromkeys(not_inferred_of((given,))))
         return found
+
+    def not_inferred(self) -> list[str]:
+        """The Functions of ``discover:`` sources that have no inferred spec, each with why: the
+        gate does not pass while there is one."""
+        return list(dict.fromkeys([*not_inferred_of(self.sources), *self.not_inferred_seen]))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,6 +155,19 @@ def specs_from(sources: Iterable[str]) -> tuple[Sourced, ...]:
             raise SpecSourceError(f"{source!r}: {exc}") from None
     unique((f.spec for f in found), " + ".join(sources))
     return tuple(found)
+
+
+def not_inferred_of(sources: Iterable[str]) -> list[str]:
+    """The Functions of the ``discover:TARGET`` sources among ``sources`` discovery could not infer."""
+    from autograd_props.loading import DISCOVER_PREFIX
+
+    missing = []
+    for source in sources:
+        if source.startswith(DISCOVER_PREFIX):
+            from autograd_props.discovery import discover
+
+            missing += [str(n) for n in discover(source[len(DISCOVER_PREFIX):]).not_inferred]
+    return missing
 
 
 _SESSION = pytest.StashKey[GateSession]()
