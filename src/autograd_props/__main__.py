@@ -10,6 +10,13 @@ Everything after the modules goes to pytest: ``-n 2``, ``-m vjp_native``, ``--ju
 
 Exit codes are pytest's: 0 every property passed, 1 a property failed, 2 interrupted,
 4 usage error (an unknown module, a malformed spec, a bad option), 5 no cells ran.
+
+Subcommands, named by the first argument:
+
+  merge PARTS... --report-dir DIR   join the report parts of a run split by --shard K/N (each PART a
+                                    shard's report directory or its verification.json) into one
+                                    report in DIR; its exit code is the unsharded run's (4: a part
+                                    missing, unreadable or of another run)
 """
 
 from __future__ import annotations
@@ -41,8 +48,58 @@ def _importable_from_cwd() -> None:
         os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (cwd, paths) if p)
 
 
+def _merge(argv: list[str]) -> int:
+    from autograd_props._engine.parts import MergeError, merge_parts
+
+    parts, report_dir, problem = [], None, None
+    rest = iter(argv)
+    for arg in rest:
+        if arg == "--report-dir":
+            report_dir = next(rest, None)
+            if report_dir is None:
+                problem = "--report-dir needs a directory"
+        elif arg.startswith("--report-dir="):
+            report_dir = arg.partition("=")[2]
+        elif arg in ("-h", "--help"):
+            print(MERGE_USAGE)
+            return 0
+        elif arg.startswith("-"):
+            problem = f"unknown option {arg}"
+        else:
+            parts.append(Path(arg))
+    if problem is None and not parts:
+        problem = "no report part given"
+    if problem is None and not report_dir:
+        problem = "--report-dir DIR is required (where the merged report goes)"
+    if problem is not None:
+        print(f"autograd-props merge: {problem}; {MERGE_USAGE}", file=sys.stderr)
+        return 4
+    try:
+        merged = merge_parts(parts)
+    except MergeError as exc:
+        print(f"autograd-props merge: {exc}", file=sys.stderr)
+        return 4
+    from autograd_props.plugin.report import summary_lines, write_report
+
+    try:
+        json_path, md_path = write_report(merged.results, Path(report_dir), merged.header, not_run=merged.not_run)
+    except OSError as exc:
+        print(f"autograd-props merge: --report-dir {report_dir}: cannot write the report there ({exc})", file=sys.stderr)
+        return 4
+    for line in summary_lines(merged.results):
+        print(line)
+    print(f"report: {md_path} and {json_path} ({len(parts)} parts, {len(merged.results)} cells; exit code {merged.exit_code})")
+    return merged.exit_code
+
+
+MERGE_USAGE = "usage: autograd-props merge PARTS... --report-dir DIR"
+SUBCOMMANDS = {"merge": _merge}
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] and argv[0] in SUBCOMMANDS:
+        return SUBCOMMANDS[argv[0]](argv[1:])
     if argv[:1] in (["-h"], ["--help"]):
         print(__doc__.strip())
         return 0
