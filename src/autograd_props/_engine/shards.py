@@ -39,7 +39,7 @@ def parse_shard(text: str) -> Shard:
         raise ValueError(f"--shard {text!r}: expected K/N, the K-th of N shards (e.g. --shard 2/3)")
     index, count = int(match[1]), int(match[2])
     if count < 1 or not 1 <= index <= count:
-        raise ValueError(f"--shard {text}: K must be between 1 and N, and N at least 1 (e.g. --shard 2/3)")
+        raise ValueError(f"--shard {text}: expected K/N with 1 <= K <= N, the K-th of N shards (e.g. --shard 2/3)")
     return Shard(index, count)
 
 
