@@ -14,6 +14,9 @@ import pytest
 from autograd_props import profiles  # noqa: F401  (registers the prefixed profiles for --hypothesis-profile)
 
 ENV_VAR = "AUTOGRAD_PROPS_FUNCS"
+# On a gate test's report: the date of the pass reused from the verdict cache.  Here, not in
+# incremental.py, so that reading it for every test of a session does not import torch.
+CACHED_PROPERTY = "autograd_props_cached"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -169,8 +172,6 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config):
     """A pass reused from the verdict cache reads as such: ``c``, ``PASSED (cached, <date>)``."""
     if report.when != "call" or not report.passed:
         return None
-    from autograd_props.plugin.incremental import CACHED_PROPERTY
-
     date = dict(report.user_properties).get(CACHED_PROPERTY)
     if date is None:
         return None

@@ -13,11 +13,11 @@ from autograd_props._engine.fingerprint import RunSettings
 from autograd_props._engine.shards import ShardPlan, estimated_seconds, plan_shards
 from autograd_props._engine.verdict_cache import VerdictCache, read_durations
 from autograd_props.cell import Cell
+from autograd_props.plugin import CACHED_PROPERTY
 from autograd_props.plugin.session import session_of
 
 __all__ = ["CACHED_PROPERTY", "FINGERPRINT_PROPERTY", "reuse_pass", "select_shard", "verdict_cache"]
 
-CACHED_PROPERTY = "autograd_props_cached"  # on a test's report: the date of the reused pass
 FINGERPRINT_PROPERTY = "autograd_props_fingerprint"  # on a test's report: what decided its verdict
 _CACHE = pytest.StashKey[VerdictCache]()
 
