@@ -14,6 +14,15 @@ Everything after the modules goes to pytest: ``-n 2``, ``-m vjp_native``, ``--ju
 
 Exit codes are pytest's: 0 every property passed, 1 a property failed, 2 interrupted,
 4 usage error (an unknown module, a malformed spec, a bad option), 5 no cells ran.
+
+Subcommands, named by the first argument:
+
+  discover TARGET [--write-specs FILE] [pytest options]
+                                    check the Functions and custom ops TARGET defines, no spec written
+  merge PARTS... --report-dir DIR   join the report parts of a run split by --shard K/N (each PART a
+                                    shard's report directory or its verification.json) into one
+                                    report in DIR; its exit code is the unsharded run's (4: a part
+                                    missing, unreadable or of another run)
 """
 
 from __future__ import annotations
@@ -46,7 +55,7 @@ def _importable_from_cwd() -> None:
 
 
 # ``autograd-props NAME ...``: each subcommand's module has a ``main(argv)``.
-SUBCOMMANDS = {"discover": "autograd_props._discover.command"}
+SUBCOMMANDS = {"discover": "autograd_props._discover.command", "merge": "autograd_props._engine.merge_command"}
 
 
 def main(argv: list[str] | None = None) -> int:

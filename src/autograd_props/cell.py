@@ -60,6 +60,8 @@ class Cell:
     worst_margin: float | None = None  # None until a value is compared
     first_failure: int | None = None  # the example that first failed, counting from 1
     notes: dict[str, int] = dataclasses.field(default_factory=dict)
+    fingerprint: str | None = None  # what decides its verdict (the verdict cache's key), when cached
+    cached: str | None = None  # a pass reused from the verdict cache: when it was verified
 
     def __repr__(self) -> str:  # Hypothesis prints it in every falsifying example
         return f"Cell({self.key})"

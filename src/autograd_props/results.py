@@ -91,6 +91,8 @@ class CellResult:
     output: str = ""  # pytest's full failure text
     notes: dict[str, int] = dataclasses.field(default_factory=dict)
     shrunk: bool | None = None  # for a failure: whether its example was shrunk
+    cached: str | None = None  # a pass reused from the verdict cache: when it was verified
+    duration: float | None = None  # seconds the cell took in this run
 
     @property
     def key(self) -> str:

@@ -14,6 +14,9 @@ import pytest
 from autograd_props import profiles  # noqa: F401  (registers the prefixed profiles for --hypothesis-profile)
 
 ENV_VAR = "AUTOGRAD_PROPS_FUNCS"
+# On a gate test's report: the date of the pass reused from the verdict cache.  Here, not in
+# incremental.py, so that reading it for every test of a session does not import torch.
+CACHED_PROPERTY = "autograd_props_cached"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -63,6 +66,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="SECONDS",
         help="time limit for one example (default 120; 0: none); an example past it fails its cell, naming the "
         "call that hung, and the run goes on",
+    )
+    group.addoption(
+        "--no-cache",
+        dest="autograd_props_no_cache",
+        action="store_true",
+        help="run every cell, also those whose passes the verdict cache holds (passes are still stored); the "
+        "cache is pytest's (.pytest_cache/), used by runs with a derandomized profile or --hypothesis-seed",
+    )
+    group.addoption(
+        "--shard",
+        dest="autograd_props_shard",
+        default=None,
+        metavar="K/N",
+        help="run the K-th of N parts of the gate's cells (split evenly by expected cost) and write that part of "
+        "the report; `autograd-props merge` joins the parts into the report of one run",
     )
     for kind, what in (("xfail", "expected to fail (strict: an unexpected pass fails)"), ("skip", "skipped")):
         group.addoption(
@@ -148,6 +166,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if gate_session.errors:
         raise pytest.UsageError("\n".join(gate_session.errors))
     collector.apply_expectations(config, gate_session, items)
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config):
+    """A pass reused from the verdict cache reads as such: ``c``, ``PASSED (cached, <date>)``."""
+    if report.when != "call" or not report.passed:
+        return None
+    date = dict(report.user_properties).get(CACHED_PROPERTY)
+    if date is None:
+        return None
+    return "cached", "c", (f"PASSED (cached, {date})", {"green": True})
 
 
 @pytest.hookimpl(hookwrapper=True)

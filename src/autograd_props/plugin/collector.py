@@ -18,8 +18,11 @@ import hypothesis
 import pytest
 import torch
 
+from autograd_props._engine.shards import ShardPlan
+from autograd_props._engine.verdict_cache import record_durations
 from autograd_props.cell import Cell, failures_of
 from autograd_props.plugin.expectations import Expectation, StaleExpectationWarning
+from autograd_props.plugin.incremental import CACHED_PROPERTY, FINGERPRINT_PROPERTY, select_shard, verdict_cache
 from autograd_props.plugin.report import summary_lines, write_placeholder, write_report
 from autograd_props.plugin.session import GateSession, session_of
 from autograd_props.results import RAN, CellResult, Failure
@@ -97,8 +100,13 @@ def attach_cell_result(item: pytest.Item, call: pytest.CallInfo, report: pytest.
         failures=failures if outcome in ("failed", "xfailed") else [],
         notes=dict(cell.notes),
         shrunk=cell.shrunk if outcome in ("failed", "xfailed") else None,
+        cached=cell.cached if outcome == "passed" else None,
+        duration=round(report.duration, 3),
     )
     report.user_properties.append((_PROPERTY, result.to_json()))
+    report.user_properties.append((FINGERPRINT_PROPERTY, cell.fingerprint))
+    if result.cached:
+        report.user_properties.append((CACHED_PROPERTY, result.cached))
     if outcome == "failed":
         _fold_repeated_failure(item.config, result, report)
 
@@ -143,6 +151,8 @@ class VerificationCollector:
         self.config = config
         self.results: list[CellResult] = []
         self.collected: dict[str, str] = {}  # cell key -> spec, for every gate cell to run
+        self.fingerprints: dict[str, str | None] = {}  # cell key -> what decided its verdict
+        self.shard_plan: ShardPlan | None = None  # under --shard: the cells this shard owns
         self.started = time.monotonic()
         self.nothing_ran = False
         self.interrupted = False
@@ -163,7 +173,15 @@ class VerificationCollector:
 
     @pytest.hookimpl(trylast=True)  # after -k and -m have deselected
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        self.shard_plan = select_shard(self.config, items)
         self._collect(item.nodeid for item in items)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node, error) -> None:
+        """A pytest-xdist worker's shard plan (the controller collects nothing itself)."""
+        plan = getattr(node, "workeroutput", {}).get("autograd_props_shard")
+        if plan is not None and self.shard_plan is None:
+            self.shard_plan = ShardPlan.from_json(plan)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node, ids) -> None:
@@ -203,6 +221,7 @@ class VerificationCollector:
             except pytest.UsageError as exc:
                 pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
         result = CellResult.from_json(data)
+        self.fingerprints[result.key] = dict(report.user_properties).get(FINGERPRINT_PROPERTY)
         if report.failed:
             result.output = report.longreprtext
         self.results.append(result)
@@ -226,13 +245,26 @@ class VerificationCollector:
         """A gate that checked nothing does not pass: every cell skipped or opted out exits 5."""
         if exitstatus == pytest.ExitCode.INTERRUPTED:
             self.interrupted = True
-        if hasattr(self.config, "workerinput") or not self.results or exitstatus != pytest.ExitCode.OK:
+        if hasattr(self.config, "workerinput"):
+            if self.shard_plan is not None:
+                self.config.workeroutput["autograd_props_shard"] = self.shard_plan.to_json()
+            return
+        if self.results:
+            self._remember()
+        if not self.results or exitstatus != pytest.ExitCode.OK:
             return
         if not any(r.outcome in RAN for r in self.results):
             self.nothing_ran = True
             session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
         elif session_of(self.config).not_inferred():  # a discovered Function that was not checked
             session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
+
+    def _remember(self) -> None:
+        """Store this run's passes in the verdict cache and, for an unsharded run, the cells'
+        durations (which shards balance by: shard runs leave them as every shard found them)."""
+        verdict_cache(self.config).record((r, self.fingerprints.get(r.key)) for r in self.results)
+        if session_of(self.config).shard is None:
+            record_durations(getattr(self.config, "cache", None), self.results)
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if hasattr(self.config, "workerinput") or not (self.results or self.prepared):
@@ -242,10 +274,21 @@ class VerificationCollector:
         if self.interrupted:
             done = {r.key for r in self.results}
             not_run = [key for key in self.collected if key not in done]
-        json_path, md_path = write_report(self.results, self.directory, _header(self.config), not_run=not_run)
+        part = None
+        if self.shard_plan is not None:
+            part = {**self.shard_plan.to_json(), "specs": _spec_order(session_of(self.config))}
+        json_path, md_path = write_report(self.results, self.directory, _header(self.config), not_run=not_run, part=part)
         terminalreporter.section("autograd-props verification matrix")
         for line in summary_lines(self.results):
             terminalreporter.write_line(line)
+        off = verdict_cache(self.config).off_because
+        if off is not None:
+            terminalreporter.write_line(f"autograd-props: verdict cache off: {off}")
+        if part is not None:
+            terminalreporter.write_line(
+                f"autograd-props: shard {self.shard_plan.shard}: {len(self.shard_plan.owned)} of {len(self.shard_plan.cells)} cells; "
+                "`autograd-props merge` joins the parts' report directories into one report"
+            )
         terminalreporter.write_line(f"report: {md_path} and {json_path}")
         if not_run is not None:
             terminalreporter.write_line(
@@ -263,18 +306,28 @@ class VerificationCollector:
             )
 
 
-def _report_order(gate_session: GateSession):
-    """Results in a fixed order, whatever order pytest-xdist's workers finished in: specs as the
-    session loaded them (the others by name), then the registry's properties, dtypes, devices."""
+def _spec_order(gate_session: GateSession) -> list[str]:
+    """The specs as the session loaded them, then those its gate classes were given."""
     from autograd_props.loading import SpecSourceError
-    from autograd_props.properties import PROPERTY_NAMES
-    from autograd_props.spec import FLOATING_DTYPES
 
     try:  # the controller of an xdist run collects nothing: it knows the session's specs only
         names = [item.spec.name for item in gate_session.session_specs()]
     except SpecSourceError:
         names = []
-    names += [n for n in gate_session.specs_seen if n not in names]
+    return names + [n for n in gate_session.specs_seen if n not in names]
+
+
+def _report_order(gate_session: GateSession):
+    """Results in a fixed order, whatever order pytest-xdist's workers finished in: specs as the
+    session loaded them (the others by name), then the registry's properties, dtypes, devices."""
+    return report_order(_spec_order(gate_session))
+
+
+def report_order(names: list[str]):
+    """The sort key of results, specs in the order of ``names`` (the others by name)."""
+    from autograd_props.properties import PROPERTY_NAMES
+    from autograd_props.spec import FLOATING_DTYPES
+
     specs = {name: i for i, name in enumerate(names)}
     props = {name: i for i, name in enumerate(PROPERTY_NAMES)}
     dtypes = {str(d).removeprefix("torch."): i for i, d in enumerate(FLOATING_DTYPES)}

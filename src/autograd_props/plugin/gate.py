@@ -18,6 +18,7 @@ from collections.abc import Iterable
 import pytest
 
 from autograd_props.cell import Cell
+from autograd_props.plugin.incremental import reuse_pass
 from autograd_props.plugin.session import budget_of
 from autograd_props.properties import REGISTRY, Property
 from autograd_props.runner import run_cell
@@ -31,6 +32,8 @@ PROPERTY_ATTRIBUTE = "__autograd_props_property__"  # on each test: its property
 
 def _property_test(prop: Property):
     def test(self, cell: Cell, request: pytest.FixtureRequest) -> None:
+        if reuse_pass(request.config, cell):  # unchanged since it passed: not run again
+            return
         run_cell(cell, budget_of(request.config))
 
     test.__name__ = test.__qualname__ = f"test_{prop.name}"

@@ -29,8 +29,11 @@ def merge(cells: list[CellResult]) -> dict[str, Any]:
         "devices": sorted({c.device for c in ran}),
         "worst_margin": max((c.worst_margin for c in ran if c.worst_margin is not None), default=None),
         "failures": [c.key for c in cells if c.outcome == "failed"],
+        "ran": len(ran),
         "first_failure": min((c.first_failure for c in cells if c.first_failure is not None), default=None),
         "notes": _summed_notes(ran),
+        "cached": sum(1 for c in ran if c.cached),  # passes reused from the verdict cache
+        "cached_since": min((c.cached for c in ran if c.cached), default=None),
     }
 
 
@@ -68,13 +71,24 @@ def _cell_text(cell: dict[str, Any] | None) -> str:
         return f"pass, not claimed ({cell['examples']} ex; {coverage})"
     if o == "passed":
         margin = "not measured" if cell["worst_margin"] is None else f"{cell['worst_margin']:.2g}"
-        return f"pass ({cell['examples']} ex, margin {margin}; {coverage})"
+        cached = _cached_text(cell)
+        return f"pass ({cached}{cell['examples']} ex, margin {margin}; {coverage})"
     if o in ("xfailed", "xpassed"):
         return f"{o} ({cell['examples']} ex; {coverage})"
     if o == "failed":
         first = f"; first failure at example {cell['first_failure']}" if cell["first_failure"] else ""
         return f"**FAIL** ({len(cell['failures'])} cells{first})"
     return o
+
+
+def _cached_text(cell: dict[str, Any]) -> str:
+    """How many of a passing matrix cell's cells were reused from the verdict cache, and since when."""
+    ran = cell["ran"]
+    if not cell["cached"]:
+        return ""
+    if cell["cached"] >= ran:
+        return f"cached, {cell['cached_since']}; "
+    return f"{cell['cached']} of {ran} cells cached, {cell['cached_since']}; "
 
 
 def write_placeholder(directory: Path, header: dict[str, str]) -> None:
@@ -89,16 +103,25 @@ def write_placeholder(directory: Path, header: dict[str, str]) -> None:
 
 
 def write_report(
-    results: list[CellResult], directory: Path, header: dict[str, str], *, not_run: list[str] | None = None
+    results: list[CellResult],
+    directory: Path,
+    header: dict[str, str],
+    *,
+    not_run: list[str] | None = None,
+    part: dict[str, Any] | None = None,
 ) -> tuple[Path, Path]:
     """Write verification.json and verification.md; return their paths.
 
     ``not_run``: the cells of an interrupted run that did not run (None for a run that finished):
-    the report then says INTERRUPTED in its title, header and JSON, and lists them.
+    the report then says INTERRUPTED in its title, header and JSON, and lists them.  ``part``: a
+    shard's plan (``ShardPlan.to_json()`` and the run's spec order), for a report that is one part
+    of a run: its title and header say so, and its JSON carries the plan for the merge.
     """
     directory.mkdir(parents=True, exist_ok=True)
     interrupted = not_run is not None
     header = {**header, "state": f"interrupted: {len(not_run)} cells did not run" if interrupted else "complete"}
+    if part is not None:
+        header["part"] = f"shard {part['index']} of {part['count']}: {len(part['owned'])} of {len(part['cells'])} cells"
     specs, props, cells = _matrix(results)
     json_path = directory / "verification.json"
     json_path.write_text(
@@ -108,11 +131,15 @@ def write_report(
                 "matrix": {f"{s}::{p}": c for (s, p), c in cells.items()},
                 "cells": [r.to_json() for r in results],
                 "not_run": list(not_run or []),
+                **({"part": part} if part is not None else {}),
             },
             indent=2,
         )
     )
-    lines = ["# autograd-props verification report" + (": INTERRUPTED" if interrupted else ""), ""]
+    title = "# autograd-props verification report"
+    if part is not None:
+        title += f": PART {part['index']} of {part['count']}"
+    lines = [title + (": INTERRUPTED" if interrupted else ""), ""]
     lines += [f"- {k}: {v}" for k, v in header.items()]
     lines += [
         "",
@@ -214,17 +241,31 @@ def _failures(results: list[CellResult]) -> list[str]:
     return lines
 
 
+def _symbol_of(cell: dict[str, Any]) -> str:
+    """A matrix cell whose every cell that ran is a pass reused from the cache shows as cached."""
+    if cell["outcome"] == "passed" and cell["ran"] and cell["cached"] >= cell["ran"]:
+        return "cached"
+    return cell["outcome"]
+
+
 def summary_lines(results: list[CellResult]) -> list[str]:
     """The matrix compactly, one line per spec, for the terminal summary."""
     specs, props, cells = _matrix(results)
-    symbol = {"passed": ".", "failed": "F", "xfailed": "x", "xpassed": "X", "opted-out": "o", "not-applicable": "n", "skipped": "s"}
+    symbol = {"cached": "c", "passed": ".", "failed": "F", "xfailed": "x", "xpassed": "X", "opted-out": "o", "not-applicable": "n", "skipped": "s"}
     width = max((len(s) for s in specs), default=4)
     lines = [" " * width + "  " + " ".join(f"{i:>2}" for i in range(1, len(props) + 1))]
     for s in specs:
-        marks = " ".join(f"{symbol[cells[(s, p)]['outcome']] if (s, p) in cells else '-':>2}" for p in props)
+        marks = " ".join(f"{symbol[_symbol_of(cells[(s, p)])] if (s, p) in cells else '-':>2}" for p in props)
         lines.append(f"{s:<{width}}  {marks}")
     lines.append("properties: " + ", ".join(f"{i}={p}" for i, p in enumerate(props, 1)))
-    lines.append("legend: . pass  F fail  x expected failure  X unexpected pass  o opted out  n not applicable  s skipped")
+    lines.append("legend: . pass  c pass reused from the verdict cache  F fail  x expected failure  X unexpected pass  o opted out  n not applicable  s skipped")
+    cached = [r for r in results if r.cached]
+    if cached:
+        since = min(r.cached for r in cached)
+        lines.append(
+            f"verdict cache: {len(cached)} of {len(results)} cells passed (cached, since {since}): unchanged since they "
+            "passed, not run again (--no-cache runs them)"
+        )
     failing = [f"{s}/{p} (#failure-{s}-{p})" for (s, p), c in cells.items() if c["outcome"] == "failed"]
     if failing:
         lines.append("failing cells, each with its reproducer in the report under the anchor: " + ", ".join(failing))

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import settings
 
 from autograd_props import profiles
+from autograd_props._engine.shards import Shard, parse_shard
 from autograd_props.devices import available_devices, parse_devices
 from autograd_props.loading import (
     BUILT_IN_SOURCE,
@@ -40,6 +41,7 @@ class GateSession:
     devices: list[str]
     expectations: list[Expectation]
     profile_name: str
+    shard: Shard | None = None  # --shard K/N
     _specs: tuple[Sourced, ...] | None = None
     _budget: Budget | None = None
     specs_seen: dict[str, int] = dataclasses.field(default_factory=dict)  # spec name -> order, as collected
@@ -71,10 +73,12 @@ class GateSession:
                 for path in config.getoption(f"autograd_props_{kind}s_file")
                 for entry in read_expectations(path, kind)
             ]
+            shard_option = config.getoption("autograd_props_shard")
+            shard = parse_shard(shard_option) if shard_option is not None else None
         except (ValueError, ExpectationsFileError) as exc:
             raise pytest.UsageError(f"autograd-props: {exc}") from None
         profile = config.getoption("hypothesis_profile", None)
-        session = cls(config, sources, origin, devices, expectations, profile or profiles.default_profile())
+        session = cls(config, sources, origin, devices, expectations, profile or profiles.default_profile(), shard)
         if sources:  # asked for explicitly: a bad source is a usage error before anything runs
             try:
                 session.session_specs()
