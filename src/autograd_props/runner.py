@@ -129,6 +129,13 @@ def _with_spec_settings(base: settings, cell: Cell) -> settings:
 
 @contextlib.contextmanager
 def time_limit(seconds: float | None):
+    """Raise ExampleTimeout in the block after ``seconds`` (see _time_limit)."""
+    with _time_limit(seconds):
+        yield
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float | None):
     """Raise ExampleTimeout in the block after ``seconds`` (by SIGALRM: on the main thread of a
     platform that has it; elsewhere there is no limit)."""
     usable = seconds and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
@@ -263,10 +270,32 @@ def cell_test(
         if known:
             raise SearchExhausted
 
-    def run_example(data: st.DataObject) -> None:
-        nonlocal rejected, examples, smallest, shrinking_since
-        cell.current = None  # until this example's draw is done
+    @contextlib.contextmanager
+    def time_limit(seconds):  # the module's time_limit, and the clock's bookkeeping around it
+        nonlocal examples, smallest, shrinking_since
         examples += 1
+        try:
+            with _time_limit(seconds):
+                yield
+        except Exception as exc:
+            if known and signature(exc) in known:
+                out_of_time()
+            elif clock is not None:
+                clock.first_failure(examples)
+                if smallest is None or signature(exc) == signature(smallest):
+                    smallest = exc
+                if shrinking_since is None:  # a first failure: its shrinking starts now
+                    shrinking_since = time.perf_counter()
+                else:
+                    out_of_time()
+            raise
+        out_of_time()
+
+    # Its source is the one it had before the time bounds, word for word: Hypothesis derives a
+    # derandomized run's seed from it, so any change would change every example the gate draws.
+    def run_example(data: st.DataObject) -> None:
+        nonlocal rejected
+        cell.current = None  # until this example's draw is done
         try:
             with time_limit(timeout):
                 prop.run(cell, data)
@@ -278,18 +307,8 @@ def cell_test(
                     # that show nothing new are rejected: a Function that fails on every input
                     # would pay that in every cell.
                     raise SearchExhausted from None
-                out_of_time()
                 reject()
-            if clock is not None:
-                clock.first_failure(examples)
-                if smallest is None or signature(exc) == signature(smallest):
-                    smallest = exc
-                if shrinking_since is None:  # a first failure: its shrinking starts now
-                    shrinking_since = time.perf_counter()
-                else:
-                    out_of_time()
             raise
-        out_of_time()
 
     run_example.__name__ = run_example.__qualname__ = f"test_{prop.name}"
     # Keys the example database and the derandomized seed by cell, not by this shared source.
