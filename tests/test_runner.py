@@ -1,5 +1,6 @@
 """What a failing cell costs: the search for further distinct failures stops once a budget of
-examples has shown only the failure already found."""
+examples has shown only the failure already found, and shrinking and that search stop at a time
+bound as well."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import pytest
 import torch
 from hypothesis import settings
 
-from autograd_props import profiles, strict_first
-from autograd_props.cell import Cell
+from autograd_props import profiles, runner, strict_first
+from autograd_props.cell import Cell, failures_of
 from autograd_props.runner import Budget, run_cell
 from funcs.square import SPEC as SQUARE
 from funcs.square import Square
@@ -36,3 +37,54 @@ def test_a_function_that_fails_everywhere_is_not_searched_past_a_budget(max_exam
     # The first failing example (and its replay), then one budget of examples that show it again:
     # Hypothesis alone would draw up to ten budgets' worth of rejected examples.
     assert max_examples <= CALLS["backward"] <= max_examples + 5
+
+
+class _FakeClock:
+    """perf_counter for the runner that moves only when the Function runs: one second a backward."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def perf_counter(self) -> float:
+        return self.now
+
+
+FAKE_CLOCK = _FakeClock()
+
+
+class SlowOffByOneBackward(Square):
+    @staticmethod
+    def backward(ctx, grad_output):
+        FAKE_CLOCK.now += 1.0
+        CALLS["backward"] += 1
+        (x,) = ctx.saved_tensors
+        return grad_output * 2 * x + 1  # wrong everywhere, so every shrinking step succeeds
+
+
+def _shrink_run(monkeypatch, *, full_shrink: bool) -> tuple[Cell, BaseException]:
+    monkeypatch.setattr(runner, "time", FAKE_CLOCK)
+    monkeypatch.setattr(strict_first, "enabled", lambda: False)  # one backward per example
+    spec = dataclasses.replace(SQUARE, function=SlowOffByOneBackward.apply, function_class=SlowOffByOneBackward)
+    cell = Cell(spec=spec, dtype=torch.float64, device="cpu", prop="vjp_native")
+    budget = Budget(settings(settings.get_profile(profiles.CI), max_examples=10), shrink_all=full_shrink)
+    CALLS["backward"] = 0
+    with pytest.raises(AssertionError) as raised:
+        run_cell(cell, budget)
+    return cell, raised.value
+
+
+def test_shrinking_stops_at_its_time_bound_with_the_smallest_failure_found(monkeypatch):
+    cell, failure = _shrink_run(monkeypatch, full_shrink=False)
+    (note,) = [n for n in cell.notes if n.startswith("shrinking stopped at its time bound")]
+    assert "(10.0 s, what 10 of the cell's examples took)" in note  # the first example failed, in 1 s
+    # The bound (10 examples' time) for shrinking, then one example past it; the search for a
+    # further failure: one budget of examples showing the known one (also 10 s), and the examples
+    # before the first failure and its replays.
+    assert CALLS["backward"] <= 1 + 11 + 10 + 3
+    assert failures_of(failure) and "Reproduce with" in "".join(failure.__notes__)
+
+
+def test_a_full_shrink_has_no_time_bound(monkeypatch):
+    cell, _ = _shrink_run(monkeypatch, full_shrink=True)
+    assert not [n for n in cell.notes if n.startswith("shrinking stopped")]
+    assert CALLS["backward"] > 1 + 11 + 10 + 3  # what the bound saves on this Function

@@ -100,7 +100,8 @@ def check(
     every available one).  ``profile``: a Hypothesis profile name (default:
     ``autograd-props-ci`` when ``CI`` is set, else ``autograd-props-dev``); ``max_examples``
     overrides its budget.  ``report_dir``: also write verification.md and verification.json there.
-    ``full_shrink``: shrink every failing cell (default: the first of each spec and property).
+    ``full_shrink``: shrink every failing cell, without a time bound (default: the first of each
+    spec and property, for at most the time ``max_examples`` of its examples took).
     ``example_timeout``: seconds one example may take (None: no limit; the limit needs the main
     thread).
     """

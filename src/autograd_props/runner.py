@@ -15,6 +15,7 @@ import re
 import signal
 import sys
 import threading
+import time
 import traceback
 import warnings
 from collections.abc import Iterable, Sequence
@@ -96,6 +97,15 @@ class SearchExhausted(BaseException):
     Not an Exception, so that Hypothesis does not take it for a failure of the example."""
 
 
+class ShrinkTimeSpent(BaseException):
+    """Shrinking a failure ran past its time bound: carries the smallest failure seen by then.
+    Not an Exception, for the same reason as :class:`ExampleTimeout`."""
+
+    def __init__(self, smallest: BaseException) -> None:
+        super().__init__()
+        self.smallest = smallest
+
+
 class ExampleTimedOut(AssertionError):
     """A cell's example ran past the time limit: reported as the cell's failure."""
 
@@ -124,6 +134,13 @@ def _with_spec_settings(base: settings, cell: Cell) -> settings:
 
 @contextlib.contextmanager
 def time_limit(seconds: float | None):
+    """Raise ExampleTimeout in the block after ``seconds`` (see _time_limit)."""
+    with _time_limit(seconds):
+        yield
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float | None):
     """Raise ExampleTimeout in the block after ``seconds`` (by SIGALRM: on the main thread of a
     platform that has it; elsewhere there is no limit)."""
     usable = seconds and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
@@ -170,11 +187,43 @@ class Budget:
     example_timeout: float | None = DEFAULT_EXAMPLE_TIMEOUT  # seconds one example may take; None: no limit
     large_sizes: bool = False  # every spec drawn at large sizes (the large profile)
 
+    @property
+    def time_bounded(self) -> bool:
+        """Shrinking and the search for further failures stop at a time bound as well as an example
+        bound (see :class:`_FailureClock`); a full shrink (``shrink_all``) has no time bound."""
+        return not self.shrink_all
+
     def first_failure_of(self, cell: Cell) -> bool:
         return self.shrink_all or (cell.spec.name, cell.prop) not in self.shrunk
 
 
 DISTINCT_BUGS = 3
+# The time bound of shrinking a failure and of the search for a further one, in examples: each may
+# take as long as this many of the cell's examples took while it looked for its first failure (its
+# max_examples), so a failing cell costs a few times a passing one, whatever the Function costs.
+MIN_BOUND_SECONDS = 2.0  # at least this long: a cell whose first example failed has one timing
+
+
+class _FailureClock:
+    """What the examples of a cell cost, and the time bounds of its shrinking and its search.
+
+    The per-example cost is measured while the cell looks for its first failure: every example up
+    to and including the first failing one.  Shrinking then runs at most ``max_examples`` times
+    that; so does the search for each further failure (its examples that show only known failures),
+    and the shrinking of what that search finds.
+    """
+
+    def __init__(self, max_examples: int) -> None:
+        self.max_examples = max_examples
+        self.started = time.perf_counter()
+        self.per_example: float | None = None  # seconds, once the first failure is in
+
+    def first_failure(self, examples: int) -> None:
+        if self.per_example is None:
+            self.per_example = (time.perf_counter() - self.started) / max(examples, 1)
+
+    def bound(self) -> float:
+        return max(MIN_BOUND_SECONDS, self.max_examples * (self.per_example or 0.0))
 NO_SHRINK = tuple(p for p in Phase if p not in (Phase.shrink, Phase.explain))
 
 
@@ -190,15 +239,65 @@ def signatures(exc: BaseException) -> list[tuple[str, str, int]]:
     return [s for e in inner for s in signatures(e)] if inner else [signature(exc)]
 
 
-def cell_test(cell: Cell, budget: settings, *, known: frozenset = frozenset(), timeout: float | None = None):
+def cell_test(
+    cell: Cell,
+    budget: settings,
+    *,
+    known: frozenset = frozenset(),
+    timeout: float | None = None,
+    clock: _FailureClock | None = None,
+):
     """The Hypothesis test that runs ``cell``'s property on drawn examples under ``budget``.
 
     Examples that fail with a ``known`` signature are rejected, so the search goes on to others.
-    Each example may take ``timeout`` seconds (see :func:`time_limit`).
+    Each example may take ``timeout`` seconds (see :func:`time_limit`).  With a ``clock``, the
+    shrinking of a failure stops at the clock's time bound (raising :class:`ShrinkTimeSpent` with
+    the smallest failure seen by then), and so does a search past ``known`` failures that has found
+    nothing new (:class:`SearchExhausted`).
     """
     prop = REGISTRY[cell.prop]
     rejected = 0
+    examples = 0
+    smallest: BaseException | None = None  # the latest failure: the shrinker only tries smaller ones
+    shrinking_since: float | None = None
+    search_since = time.perf_counter()
 
+    def out_of_time() -> None:
+        # Checked after an example has drawn, never before: Hypothesis replays a known choice
+        # sequence while shrinking and would take an example that stops early for a flaky strategy.
+        if clock is None:
+            return
+        spent = time.perf_counter() - (shrinking_since if shrinking_since is not None else search_since)
+        if spent <= clock.bound():
+            return
+        if shrinking_since is not None:
+            raise ShrinkTimeSpent(smallest)
+        if known:
+            raise SearchExhausted
+
+    @contextlib.contextmanager
+    def time_limit(seconds):  # the module's time_limit, and the clock's bookkeeping around it
+        nonlocal examples, smallest, shrinking_since
+        examples += 1
+        try:
+            with _time_limit(seconds):
+                yield
+        except Exception as exc:
+            if known and signature(exc) in known:
+                out_of_time()
+            elif clock is not None:
+                clock.first_failure(examples)
+                if smallest is None or signature(exc) == signature(smallest):
+                    smallest = exc
+                if shrinking_since is None:  # a first failure: its shrinking starts now
+                    shrinking_since = time.perf_counter()
+                else:
+                    out_of_time()
+            raise
+        out_of_time()
+
+    # Its source is the one it had before the time bounds, word for word: Hypothesis derives a
+    # derandomized run's seed from it, so any change would change every example the gate draws.
     def run_example(data: st.DataObject) -> None:
         nonlocal rejected
         cell.current = None  # until this example's draw is done
@@ -226,6 +325,18 @@ def cell_test(cell: Cell, budget: settings, *, known: frozenset = frozenset(), t
         # one, there is nothing else to find, which Hypothesis reports as too much filtering.
         budget = settings(budget, suppress_health_check=[*budget.suppress_health_check, HealthCheck.filter_too_much])
     return settings(budget)(given(data=st.data())(run_example))
+
+
+def _run_bounded(cell: Cell, test, clock: _FailureClock | None) -> None:
+    """Run a :func:`cell_test`; a shrink stopped at its time bound raises the smallest failure found."""
+    try:
+        test()
+    except ShrinkTimeSpent as spent:
+        cell.notes[
+            f"shrinking stopped at its time bound ({clock.bound():.1f} s, what {clock.max_examples} of the cell's examples "
+            f"took): the example is the smallest found by then (--full-shrink shrinks without a time bound)"
+        ] = 1
+        raise spent.smallest from None
 
 
 def run_cell(cell: Cell, budget: Budget) -> None:
@@ -289,9 +400,13 @@ def _run_cell_at_its_sizes(cell: Cell, budget: Budget) -> None:
     hypothesis_settings = _with_spec_settings(budget.settings, cell)
     if not first:
         hypothesis_settings = settings(hypothesis_settings, phases=NO_SHRINK)
-    run = functools.partial(cell_test, cell, hypothesis_settings, timeout=budget.example_timeout)
+    max_examples = hypothesis_settings.max_examples
+    if REGISTRY[cell.prop].max_examples is not None:
+        max_examples = min(max_examples, REGISTRY[cell.prop].max_examples)
+    clock = _FailureClock(max_examples) if first and budget.time_bounded else None
+    run = functools.partial(cell_test, cell, hypothesis_settings, timeout=budget.example_timeout, clock=clock)
     try:
-        run()()
+        _run_bounded(cell, run(), clock)
     except FailedHealthCheck as failed:
         check = re.search(r"HealthCheck\.(\w+)", str(failed))
         name = check[1] if check else "<name>"
@@ -319,7 +434,7 @@ def _run_cell_at_its_sizes(cell: Cell, budget: Budget) -> None:
         known = set(signatures(exc))
         while len(known) < DISTINCT_BUGS:
             try:
-                run(known=frozenset(known))()
+                _run_bounded(cell, run(known=frozenset(known)), clock)
             except (Unsatisfiable, FailedHealthCheck, ExampleTimeout, SearchExhausted):
                 break
             except Exception as other:

@@ -8,6 +8,7 @@ the gate draws large sizes (``sizes.py``): there they come from ``large_tensors.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import hypothesis.extra.numpy as hnp
@@ -68,6 +69,10 @@ def large_threshold(max_abs: float) -> float:
     return min(100.0, max_abs / 2)
 
 
+# Strategies are immutable, so one made for the same arguments serves every draw: Hypothesis then
+# validates it once rather than on every example (about half of what drawing a spec's arguments
+# cost), and draws exactly the same values from it.
+@functools.lru_cache(maxsize=1024)
 def elements(
     dtype: torch.dtype,
     *,
@@ -163,6 +168,14 @@ def tensors(
     if dtype.is_complex:
         parts = tensors(dtype=real_dtype(dtype), device="cpu", shape=_paired(shape), elements_strategy=elements_strategy)
         return parts.map(lambda p: torch.complex(p[..., 0], p[..., 1]).to(device))
+    try:
+        return _small_tensors(dtype, device, shape, elements_strategy)
+    except TypeError:  # an unhashable shape (a list): made afresh
+        return _small_tensors.__wrapped__(dtype, device, shape, elements_strategy)
+
+
+@functools.lru_cache(maxsize=4096)
+def _small_tensors(dtype, device, shape, elements_strategy) -> st.SearchStrategy[torch.Tensor]:
     shape = shapes() if shape is None else shape
     values = elements(dtype) if elements_strategy is None else _rounded_to(dtype, elements_strategy)
     arrays = hnp.arrays(_NUMPY_DTYPE[dtype], shape, elements=values)

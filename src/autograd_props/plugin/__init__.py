@@ -55,8 +55,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--full-shrink",
         dest="autograd_props_full_shrink",
         action="store_true",
-        help="shrink every failing cell and search each for distinct failures (default: only the first failing "
-        "cell of each spec x property; the others report the example as found, which is much faster)",
+        help="shrink every failing cell and search each for distinct failures, without a time bound (default: "
+        "only the first failing cell of each spec x property, for at most the time max_examples of its examples "
+        "took; the others report the example as found, which is much faster)",
     )
     group.addoption(
         "--example-timeout",
