@@ -31,4 +31,7 @@ class AddCMul(torch.autograd.Function):
     def backward(ctx, grad_output):
         b, c = ctx.saved_tensors
         sa, sb, sc = ctx.shapes
-        return grad_output.sum_to_size(sa), (grad_output * c).sum_to_size(sb), (grad_output * b).sum_to_size(sc)
+        # Products and broadcast sums in float64, rounded once, as native's CPU sums accumulate: in
+        # float32 near its largest value a partial sum overflows where the true sum does not.
+        g, dtype = grad_output.double(), grad_output.dtype
+        return g.sum_to_size(sa).to(dtype), (g * c).sum_to_size(sb).to(dtype), (g * b).sum_to_size(sc).to(dtype)
