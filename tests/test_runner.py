@@ -40,13 +40,22 @@ def test_a_function_that_fails_everywhere_is_not_searched_past_a_budget(max_exam
 
 
 class _FakeClock:
-    """perf_counter for the runner that moves only when the Function runs: one second a backward."""
+    """The runner's clocks, moved only when the Function runs: one CPU second a backward, and
+    ``load`` wall seconds once the first failure is in (a machine that got busier)."""
 
     def __init__(self) -> None:
-        self.now = 0.0
+        self.cpu = self.wall = 0.0
+        self.load = 1.0
+
+    def tick(self) -> None:
+        self.wall += self.load if self.cpu >= 1 else 1.0
+        self.cpu += 1.0
+
+    def process_time(self) -> float:
+        return self.cpu
 
     def perf_counter(self) -> float:
-        return self.now
+        return self.wall
 
 
 FAKE_CLOCK = _FakeClock()
@@ -55,14 +64,16 @@ FAKE_CLOCK = _FakeClock()
 class SlowOffByOneBackward(Square):
     @staticmethod
     def backward(ctx, grad_output):
-        FAKE_CLOCK.now += 1.0
+        FAKE_CLOCK.tick()
         CALLS["backward"] += 1
         (x,) = ctx.saved_tensors
         return grad_output * 2 * x + 1  # wrong everywhere, so every shrinking step succeeds
 
 
-def _shrink_run(monkeypatch, *, full_shrink: bool) -> tuple[Cell, BaseException]:
+def _shrink_run(monkeypatch, *, full_shrink: bool, load: float = 1.0) -> tuple[Cell, BaseException]:
     monkeypatch.setattr(runner, "time", FAKE_CLOCK)
+    FAKE_CLOCK.cpu = FAKE_CLOCK.wall = 0.0
+    FAKE_CLOCK.load = load
     monkeypatch.setattr(strict_first, "enabled", lambda: False)  # one backward per example
     spec = dataclasses.replace(SQUARE, function=SlowOffByOneBackward.apply, function_class=SlowOffByOneBackward)
     cell = Cell(spec=spec, dtype=torch.float64, device="cpu", prop="vjp_native")
@@ -76,12 +87,30 @@ def _shrink_run(monkeypatch, *, full_shrink: bool) -> tuple[Cell, BaseException]
 def test_shrinking_stops_at_its_time_bound_with_the_smallest_failure_found(monkeypatch):
     cell, failure = _shrink_run(monkeypatch, full_shrink=False)
     (note,) = [n for n in cell.notes if n.startswith("shrinking stopped at its time bound")]
-    assert "(10.0 s, what 10 of the cell's examples took)" in note  # the first example failed, in 1 s
+    assert "(10.0 CPU s, what 10 of the cell's examples took)" in note  # the first example failed, in 1 s
     # The bound (10 examples' time) for shrinking, then one example past it; the search for a
     # further failure: one budget of examples showing the known one (also 10 s), and the examples
     # before the first failure and its replays.
     assert CALLS["backward"] <= 1 + 11 + 10 + 3
     assert failures_of(failure) and "Reproduce with" in "".join(failure.__notes__)
+
+
+def test_a_busier_machine_does_not_cut_shrinking_shorter(monkeypatch):
+    # A derandomized run's reproducer must not depend on the load: the bound is in CPU time, and the
+    # wall time only caps it at WALL_CAP_FACTOR times its bound.
+    idle_cell, idle_failure = _shrink_run(monkeypatch, full_shrink=False)
+    idle_calls = CALLS["backward"]
+    busy_cell, busy_failure = _shrink_run(monkeypatch, full_shrink=False, load=runner.WALL_CAP_FACTOR * 0.9)
+    assert CALLS["backward"] == idle_calls
+    assert busy_cell.notes == idle_cell.notes
+    assert str(busy_failure) == str(idle_failure)
+
+
+def test_a_machine_far_busier_caps_shrinking_by_wall_time(monkeypatch):
+    _shrink_run(monkeypatch, full_shrink=False)
+    idle_calls = CALLS["backward"]
+    _shrink_run(monkeypatch, full_shrink=False, load=runner.WALL_CAP_FACTOR * 3)
+    assert CALLS["backward"] < idle_calls
 
 
 def test_a_full_shrink_has_no_time_bound(monkeypatch):

@@ -202,6 +202,11 @@ DISTINCT_BUGS = 3
 # take as long as this many of the cell's examples took while it looked for its first failure (its
 # max_examples), so a failing cell costs a few times a passing one, whatever the Function costs.
 MIN_BOUND_SECONDS = 2.0  # at least this long: a cell whose first example failed has one timing
+# A bound cut short by a loaded machine would make a derandomized run's reproducers depend on the
+# load, so the bound is in the process's CPU time (which other processes' load barely moves), never
+# cuts a shrink or search short of max_examples examples, and caps the wall time only at this many
+# times the bound (a Function that waits rather than computes, on a GPU say, spends little CPU).
+WALL_CAP_FACTOR = 4.0
 
 
 class _FailureClock:
@@ -210,20 +215,38 @@ class _FailureClock:
     The per-example cost is measured while the cell looks for its first failure: every example up
     to and including the first failing one.  Shrinking then runs at most ``max_examples`` times
     that; so does the search for each further failure (its examples that show only known failures),
-    and the shrinking of what that search finds.
+    and the shrinking of what that search finds.  Costs are CPU seconds of this process, and each
+    stage runs at least ``max_examples`` examples (see ``WALL_CAP_FACTOR``).
     """
 
     def __init__(self, max_examples: int) -> None:
         self.max_examples = max_examples
-        self.started = time.perf_counter()
-        self.per_example: float | None = None  # seconds, once the first failure is in
+        self.started = self.now()
+        self.per_example: tuple[float, float] | None = None  # (CPU, wall) seconds, once the first failure is in
+
+    @staticmethod
+    def now() -> tuple[float, float]:
+        return time.process_time(), time.perf_counter()
 
     def first_failure(self, examples: int) -> None:
         if self.per_example is None:
-            self.per_example = (time.perf_counter() - self.started) / max(examples, 1)
+            cpu, wall = self.now()
+            n = max(examples, 1)
+            self.per_example = ((cpu - self.started[0]) / n, (wall - self.started[1]) / n)
 
     def bound(self) -> float:
-        return max(MIN_BOUND_SECONDS, self.max_examples * (self.per_example or 0.0))
+        """The CPU seconds a stage may take."""
+        return max(MIN_BOUND_SECONDS, self.max_examples * (self.per_example or (0.0, 0.0))[0])
+
+    def spent(self, since: tuple[float, float], examples: int) -> bool:
+        """Whether a stage that began at ``since`` and has run ``examples`` examples is over its bound."""
+        if examples < self.max_examples:
+            return False
+        cpu, wall = self.now()
+        wall_bound = max(MIN_BOUND_SECONDS, self.max_examples * (self.per_example or (0.0, 0.0))[1])
+        return cpu - since[0] > self.bound() or wall - since[1] > WALL_CAP_FACTOR * wall_bound
+
+
 NO_SHRINK = tuple(p for p in Phase if p not in (Phase.shrink, Phase.explain))
 
 
@@ -259,16 +282,16 @@ def cell_test(
     rejected = 0
     examples = 0
     smallest: BaseException | None = None  # the latest failure: the shrinker only tries smaller ones
-    shrinking_since: float | None = None
-    search_since = time.perf_counter()
+    shrinking_since: tuple[float, float] | None = None  # when this stage began (see _FailureClock.now)
+    stage_examples = 0  # examples run in the current stage: the search, then the shrink
+    search_since = _FailureClock.now()
 
     def out_of_time() -> None:
         # Checked after an example has drawn, never before: Hypothesis replays a known choice
         # sequence while shrinking and would take an example that stops early for a flaky strategy.
         if clock is None:
             return
-        spent = time.perf_counter() - (shrinking_since if shrinking_since is not None else search_since)
-        if spent <= clock.bound():
+        if not clock.spent(shrinking_since if shrinking_since is not None else search_since, stage_examples):
             return
         if shrinking_since is not None:
             raise ShrinkTimeSpent(smallest)
@@ -277,8 +300,9 @@ def cell_test(
 
     @contextlib.contextmanager
     def time_limit(seconds):  # the module's time_limit, and the clock's bookkeeping around it
-        nonlocal examples, smallest, shrinking_since
+        nonlocal examples, smallest, shrinking_since, stage_examples
         examples += 1
+        stage_examples += 1
         try:
             with _time_limit(seconds):
                 yield
@@ -290,7 +314,8 @@ def cell_test(
                 if smallest is None or signature(exc) == signature(smallest):
                     smallest = exc
                 if shrinking_since is None:  # a first failure: its shrinking starts now
-                    shrinking_since = time.perf_counter()
+                    shrinking_since = _FailureClock.now()
+                    stage_examples = 0
                 else:
                     out_of_time()
             raise
@@ -333,8 +358,8 @@ def _run_bounded(cell: Cell, test, clock: _FailureClock | None) -> None:
         test()
     except ShrinkTimeSpent as spent:
         cell.notes[
-            f"shrinking stopped at its time bound ({clock.bound():.1f} s, what {clock.max_examples} of the cell's examples "
-            f"took): the example is the smallest found by then (--full-shrink shrinks without a time bound)"
+            f"shrinking stopped at its time bound ({clock.bound():.1f} CPU s, what {clock.max_examples} of the cell's "
+            f"examples took): the example is the smallest found by then (--full-shrink shrinks without a time bound)"
         ] = 1
         raise spent.smallest from None
 
