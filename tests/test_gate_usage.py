@@ -78,6 +78,40 @@ def test_unknown_device_is_a_usage_error():
     assert run.exit_code == 4 and "unknown device" in run.output
 
 
+@pytest.mark.parametrize("workers", [(), ("-n", "2")])
+def test_a_misspelled_property_in_m_is_a_usage_error_that_keeps_the_last_report(tmp_path, workers):
+    import subprocess
+    import sys
+
+    from tests.corpus.gate_runner import ROOT
+
+    (tmp_path / "verification.md").write_text("the last run's report\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "autograd_props", "funcs.square:SPEC", "-m", "forward or vjp_nativ", *workers,
+         "-p", "no:cacheprovider", "--report-dir", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 4, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "no property or marker named 'vjp_nativ'" in proc.stderr
+    assert "vjp_native, vjp_finite_differences" in proc.stderr  # the known ones are named
+    assert (tmp_path / "verification.md").read_text() == "the last run's report\n"
+
+
+def test_a_misspelled_property_in_m_is_a_usage_error_for_an_in_suite_gate():
+    import subprocess
+    import sys
+
+    from tests.corpus.gate_runner import ROOT
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "properties/test_gate.py", "-m", "compile and not vjp_nativ", "-p", "no:cacheprovider",
+         "--report-dir", "report/plain-pytest"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 4, proc.stdout[-3000:]
+    assert "no property or marker named 'vjp_nativ'" in proc.stdout + proc.stderr
+
+
 def test_report_header_and_files(tmp_path):
     run = run_gate("funcs.square:SPEC", "-m", "forward")
     assert "torch " in run.output and "hypothesis " in run.output and "python " in run.output

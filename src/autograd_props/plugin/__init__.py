@@ -166,7 +166,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     gate_session = session_of(config)
     if gate_session.errors:
         raise pytest.UsageError("\n".join(gate_session.errors))
+    # Under pytest-xdist a usage error raised in a worker's collection is an internal error; a run
+    # given its specs by option (the command) was checked by the controller at session start.
+    if not hasattr(config, "workerinput") and any(collector.cell_of(item) is not None for item in items):
+        check_mark_expression(config, {mark.name for item in items for mark in item.iter_markers()})
     collector.apply_expectations(config, gate_session, items)
+
+
+def check_mark_expression(config: pytest.Config, also_known: set[str] = frozenset()) -> None:
+    """A usage error for a ``-m`` that names a marker nothing registers or carries (a misspelled
+    property would deselect every cell)."""
+    from autograd_props.plugin.mark_expression import marker_name, unknown_markers
+
+    expression = config.getoption("markexpr", "") or ""
+    known = {marker_name(line) for line in config.getini("markers")} | set(also_known)
+    unknown = unknown_markers(expression, known)
+    if unknown:
+        properties = ", ".join(name for name, _ in _property_markers())
+        raise pytest.UsageError(
+            f"autograd-props: -m {expression!r}: no property or marker named {', '.join(map(repr, unknown))}; "
+            f"the properties are: {properties}"
+        )
 
 
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config):

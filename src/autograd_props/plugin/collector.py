@@ -33,7 +33,7 @@ _PROPERTY = "autograd_props"
 _EXPECTATION = pytest.StashKey[Expectation]()
 
 
-def _cell_of(item: pytest.Item) -> Cell | None:
+def cell_of(item: pytest.Item) -> Cell | None:
     callspec = getattr(item, "callspec", None)
     cell = callspec.params.get("cell") if callspec is not None else None
     return cell if isinstance(cell, Cell) else None
@@ -44,7 +44,7 @@ def apply_expectations(config: pytest.Config, gate_session: GateSession, items: 
     expectations = gate_session.expectations
     used = set()
     for item in items:
-        cell = _cell_of(item)
+        cell = cell_of(item)
         if cell is None:
             continue
         for kind in ("skip", "xfail"):
@@ -79,7 +79,7 @@ def _outcome(item: pytest.Item, cell: Cell, call: pytest.CallInfo, report: pytes
 
 def attach_cell_result(item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport) -> None:
     """Put the cell's result on ``report`` (once: at the call, or at a setup that skipped)."""
-    cell = _cell_of(item)
+    cell = cell_of(item)
     if cell is None or not (report.when == "call" or (report.when == "setup" and report.skipped)):
         return
     outcome, reason = _outcome(item, cell, call, report)
@@ -190,6 +190,9 @@ class VerificationCollector:
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         if session_of(self.config).sources and not hasattr(self.config, "workerinput"):
+            from autograd_props.plugin import check_mark_expression
+
+            check_mark_expression(self.config)  # before prepare(): a usage error leaves the last report alone
             self.prepare()  # a gate was asked for by option: its report directory is checked now
 
     def prepare(self) -> None:
