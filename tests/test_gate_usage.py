@@ -97,7 +97,7 @@ def test_a_misspelled_property_in_m_is_a_usage_error_that_keeps_the_last_report(
     assert (tmp_path / "verification.md").read_text() == "the last run's report\n"
 
 
-def test_a_misspelled_property_in_m_is_a_usage_error_for_an_in_suite_gate():
+def test_a_misspelled_property_in_m_is_a_usage_error_for_an_in_suite_gate(tmp_path):
     import subprocess
     import sys
 
@@ -105,7 +105,7 @@ def test_a_misspelled_property_in_m_is_a_usage_error_for_an_in_suite_gate():
 
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "properties/test_gate.py", "-m", "compile and not vjp_nativ", "-p", "no:cacheprovider",
-         "--report-dir", "report/plain-pytest"],
+         "--report-dir", str(tmp_path)],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 4, proc.stdout[-3000:]

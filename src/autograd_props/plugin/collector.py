@@ -24,6 +24,7 @@ from autograd_props.cell import Cell, failures_of
 from autograd_props.plugin.expectations import Expectation, StaleExpectationWarning
 from autograd_props.plugin.incremental import CACHED_PROPERTY, FINGERPRINT_PROPERTY, select_shard, verdict_cache
 from autograd_props.plugin.report import summary_lines, write_placeholder, write_report
+from autograd_props.plugin.report_lock import ReportDirBusy, lock_report_dir
 from autograd_props.plugin.session import GateSession, session_of
 from autograd_props.results import RAN, CellResult, Failure
 
@@ -157,6 +158,7 @@ class VerificationCollector:
         self.nothing_ran = False
         self.interrupted = False
         self.prepared = False
+        self.lock = None  # the report directory's lock (report_lock.py), held until the process ends
 
     @property
     def expected(self) -> dict[str, int]:
@@ -203,7 +205,10 @@ class VerificationCollector:
         self.prepared = True
         directory = self.directory
         try:
+            self.lock = lock_report_dir(directory)
             write_placeholder(directory, _header(self.config))
+        except ReportDirBusy as exc:
+            raise pytest.UsageError(f"autograd-props: --report-dir {directory}: {exc}; wait for it, or give this run another --report-dir") from None
         except OSError as exc:
             raise pytest.UsageError(f"autograd-props: --report-dir {directory}: cannot write the report there ({exc})") from None
 
