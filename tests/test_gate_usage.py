@@ -112,6 +112,15 @@ def test_a_misspelled_property_in_m_is_a_usage_error_for_an_in_suite_gate(tmp_pa
     assert "no property or marker named 'vjp_nativ'" in proc.stdout + proc.stderr
 
 
+def test_a_run_stopped_by_x_says_so_and_lists_the_cells_that_did_not_run():
+    run = run_gate(["tests.corpus.softplus_sign_flipped", "funcs.square:SPEC"], "-x", "-m", "vjp_native", "-k", "float64")
+    assert run.exit_code == 1
+    state = run.report["header"]["state"]
+    assert state == "interrupted: 1 cells did not run (pytest stopped early: stopping after 1 failures)", state
+    assert {c["spec"] for c in run.cells} == {"softplus"}  # -x stopped before square's cell ran
+    assert run.report["not_run"] == ["vjp_native[square-float64-cpu]"]
+
+
 def test_report_header_and_files(tmp_path):
     run = run_gate("funcs.square:SPEC", "-m", "forward")
     assert "torch " in run.output and "hypothesis " in run.output and "python " in run.output

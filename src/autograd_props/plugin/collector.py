@@ -157,6 +157,7 @@ class VerificationCollector:
         self.started = time.monotonic()
         self.nothing_ran = False
         self.interrupted = False
+        self.stopped: str | None = None  # why pytest stopped before the last test (-x, --maxfail)
         self.prepared = False
         self.lock = None  # the report directory's lock (report_lock.py), held until the process ends
 
@@ -253,6 +254,7 @@ class VerificationCollector:
         """A gate that checked nothing does not pass: every cell skipped or opted out exits 5."""
         if exitstatus == pytest.ExitCode.INTERRUPTED:
             self.interrupted = True
+        self.stopped = str(session.shouldfail or session.shouldstop or "") or None
         if hasattr(self.config, "workerinput"):
             if self.shard_plan is not None:
                 self.config.workeroutput["autograd_props_shard"] = self.shard_plan.to_json()
@@ -278,14 +280,19 @@ class VerificationCollector:
         if hasattr(self.config, "workerinput") or not (self.results or self.prepared):
             return
         self.results.sort(key=_report_order(session_of(self.config)))
-        not_run = None
-        if self.interrupted:
-            done = {r.key for r in self.results}
-            not_run = [key for key in self.collected if key not in done]
+        done = {r.key for r in self.results}
+        missing = [key for key in self.collected if key not in done]
+        not_run, why = None, "interrupted"
+        if self.interrupted or missing:  # interrupted, stopped by -x or --maxfail, or a cell that errored
+            not_run = missing
+            if self.stopped:
+                why = f"pytest stopped early: {self.stopped}"
+            elif not self.interrupted:
+                why = "cells left without a result"
         part = None
         if self.shard_plan is not None:
             part = {**self.shard_plan.to_json(), "specs": _spec_order(session_of(self.config))}
-        json_path, md_path = write_report(self.results, self.directory, _header(self.config), not_run=not_run, part=part)
+        json_path, md_path = write_report(self.results, self.directory, _header(self.config), not_run=not_run, part=part, why_not_run=why)
         terminalreporter.section("autograd-props verification matrix")
         for line in summary_lines(self.results):
             terminalreporter.write_line(line)
@@ -300,7 +307,7 @@ class VerificationCollector:
         terminalreporter.write_line(f"report: {md_path} and {json_path}")
         if not_run is not None:
             terminalreporter.write_line(
-                f"autograd-props: the run was INTERRUPTED: {len(not_run)} of {len(self.collected)} cells did not run; "
+                f"autograd-props: the run was INTERRUPTED ({why}): {len(not_run)} of {len(self.collected)} cells did not run; "
                 "the report says so and lists them",
                 red=True,
             )

@@ -109,17 +109,19 @@ def write_report(
     *,
     not_run: list[str] | None = None,
     part: dict[str, Any] | None = None,
+    why_not_run: str = "interrupted",
 ) -> tuple[Path, Path]:
     """Write verification.json and verification.md; return their paths.
 
-    ``not_run``: the cells of an interrupted run that did not run (None for a run that finished):
-    the report then says INTERRUPTED in its title, header and JSON, and lists them.  ``part``: a
+    ``not_run``: the cells of an unfinished run that did not run (None for a run that finished):
+    the report then says INTERRUPTED in its title, header and JSON, with ``why_not_run`` (an
+    interrupt, or a stop after the first failures: ``-x``, ``--maxfail``), and lists them.  ``part``: a
     shard's plan (``ShardPlan.to_json()`` and the run's spec order), for a report that is one part
     of a run: its title and header say so, and its JSON carries the plan for the merge.
     """
     directory.mkdir(parents=True, exist_ok=True)
     interrupted = not_run is not None
-    header = {**header, "state": f"interrupted: {len(not_run)} cells did not run" if interrupted else "complete"}
+    header = {**header, "state": _state(not_run, why_not_run)}
     if part is not None:
         header["part"] = f"shard {part['index']} of {part['count']}: {len(part['owned'])} of {len(part['cells'])} cells"
     specs, props, cells = _matrix(results)
@@ -139,7 +141,7 @@ def write_report(
     title = "# autograd-props verification report"
     if part is not None:
         title += f": PART {part['index']} of {part['count']}"
-    lines = [title + (": INTERRUPTED" if interrupted else ""), ""]
+    lines = [title + (f": INTERRUPTED ({why_not_run})" if interrupted else ""), ""]
     lines += [f"- {k}: {v}" for k, v in header.items()]
     lines += [
         "",
@@ -166,10 +168,16 @@ def write_report(
     lines += _observations(specs, props, cells)
     lines += _failures(results)
     if not_run:
-        lines += ["", "## Cells that did not run (the run was interrupted)", "", *(f"- `{key}`" for key in not_run)]
+        lines += ["", f"## Cells that did not run ({why_not_run})", "", *(f"- `{key}`" for key in not_run)]
     md_path = directory / "verification.md"
     md_path.write_text("\n".join(lines) + "\n")
     return json_path, md_path
+
+
+def _state(not_run: list[str] | None, why: str) -> str:
+    if not_run is None:
+        return "complete"
+    return f"interrupted: {len(not_run)} cells did not run" + ("" if why == "interrupted" else f" ({why})")
 
 
 def _notes(results: list[CellResult]) -> list[str]:
