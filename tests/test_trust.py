@@ -54,6 +54,21 @@ def test_a_hung_example_fails_its_cell_naming_the_call_and_the_run_goes_on():
     assert "check_vjp_native(spec" in cells["vjp_native"]["failures"][0]["reproducer"]
 
 
+def test_after_a_hang_the_other_cells_of_the_spec_share_one_more_limit_then_fail_at_once():
+    # Every cell of the sleeper that calls its backward would hang: before, each paid the full
+    # limit (about 2 hours for one spec at the default 120 s).
+    run = run_gate("tests.corpus.sleeping_function", "-k", "float64", "--example-timeout", "2", timeout=900)
+    assert run.exit_code == 1, run.output[-3000:]
+    errors = {c["prop"]: c["failures"][0]["error"] for c in run.cells if c["outcome"] == "failed"}
+    hung = [p for p, e in errors.items() if e.startswith("ExampleTimedOut")]
+    refused = [p for p, e in errors.items() if "SpecHungBefore" in e]
+    first = hung[0]
+    assert 1 <= len(hung) <= 2, errors  # the first hang, and at most one more within the shared limit
+    assert len(refused) >= 10 and set(hung) | set(refused) == set(errors), errors
+    assert all(f"not run: sleeper hung in {first}[sleeper-float64-cpu] (in backward" in errors[p] for p in refused)
+    assert {c["prop"]: c["outcome"] for c in run.cells}["forward"] == "passed"  # cells before the hang are kept
+
+
 def _start(args: list[str], cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

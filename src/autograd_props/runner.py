@@ -110,6 +110,23 @@ class ExampleTimedOut(AssertionError):
     """A cell's example ran past the time limit: reported as the cell's failure."""
 
 
+class SpecHungBefore(AssertionError):
+    """A cell not run: an earlier cell of its spec hung, and the spec's time for more is spent."""
+
+
+@dataclasses.dataclass
+class SpecHang:
+    """A spec one of whose examples ran past the limit: where, and the wall seconds its later cells
+    in this process have left.  Those cells share one more limit: each example may take what is
+    left of it, every second they run is counted against it, and once it is spent the spec's
+    remaining cells fail at once, naming the first hang (a hang most often recurs in every cell
+    that calls the same backward: 4 cells cost 4 limits before)."""
+
+    cell: str
+    where: str
+    left: float
+
+
 class SpecHealthCheckFailed(Exception):
     """Hypothesis refused the spec's strategy (too slow, too much filtering, too large): the
     message says what the spec can change."""
@@ -186,6 +203,7 @@ class Budget:
     shrunk: set[tuple[str, str]] = dataclasses.field(default_factory=set)
     example_timeout: float | None = DEFAULT_EXAMPLE_TIMEOUT  # seconds one example may take; None: no limit
     large_sizes: bool = False  # every spec drawn at large sizes (the large profile)
+    hangs: dict[str, SpecHang] = dataclasses.field(default_factory=dict)  # spec name -> its first hang
 
     @property
     def time_bounded(self) -> bool:
@@ -429,7 +447,18 @@ def _run_cell_at_its_sizes(cell: Cell, budget: Budget) -> None:
     if REGISTRY[cell.prop].max_examples is not None:
         max_examples = min(max_examples, REGISTRY[cell.prop].max_examples)
     clock = _FailureClock(max_examples) if first and budget.time_bounded else None
-    run = functools.partial(cell_test, cell, hypothesis_settings, timeout=budget.example_timeout, clock=clock)
+    hang = budget.hangs.get(cell.spec.name)
+    timeout = budget.example_timeout
+    if hang is not None:
+        if hang.left <= 0:
+            raise SpecHungBefore(
+                f"{cell.key}: not run: {cell.spec.name} hung in {hang.cell} (in {hang.where}), and the one more "
+                f"limit ({budget.example_timeout:g} s) its later cells share is spent; fix the hang, or "
+                "--example-timeout SECONDS"
+            )
+        timeout = hang.left if timeout is None else min(timeout, hang.left)
+    started = time.perf_counter()
+    run = functools.partial(cell_test, cell, hypothesis_settings, timeout=timeout, clock=clock)
     try:
         _run_bounded(cell, run(), clock)
     except FailedHealthCheck as failed:
@@ -443,10 +472,12 @@ def _run_cell_at_its_sizes(cell: Cell, budget: Budget) -> None:
         ) from None
     except ExampleTimeout as hung:
         cell.shrunk = False
-        message = (
-            f"{cell.key}: an example ran past the {budget.example_timeout:g} s limit in {_where_it_hung(hung)} "
-            f"(--example-timeout SECONDS to change it)"
-        )
+        where = _where_it_hung(hung)
+        message = f"{cell.key}: an example ran past the {timeout:g} s limit in {where} (--example-timeout SECONDS to change it)"
+        if hang is None:
+            budget.hangs[cell.spec.name] = SpecHang(cell.key, where, left=budget.example_timeout)
+        else:
+            message += f"; {cell.spec.name} hung before in {hang.cell}, and its later cells share one more limit"
         timed_out = ExampleTimedOut(message)
         if cell.current is not None:
             attach_failure(timed_out, cell.failure(REGISTRY[cell.prop].check, cell.current, timed_out))
@@ -473,5 +504,8 @@ def _run_cell_at_its_sizes(cell: Cell, budget: Budget) -> None:
         if len(found) == 1:
             raise
         raise ExceptionGroup(f"{cell.key}: {len(known)} distinct failures", found) from None
+    finally:
+        if hang is not None:
+            hang.left -= time.perf_counter() - started
 
 
