@@ -121,6 +121,24 @@ def test_a_run_stopped_by_x_says_so_and_lists_the_cells_that_did_not_run():
     assert run.report["not_run"] == ["vjp_native[square-float64-cpu]"]
 
 
+def test_each_spec_is_reported_done_as_it_finishes_not_at_the_end(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.corpus.gate_runner import ROOT
+
+    command = [sys.executable, "-m", "autograd_props", "funcs.square:SPEC", "funcs.relu:SPEC", "-m", "forward or vjp_native",
+               "-p", "no:cacheprovider", "--report-dir", str(tmp_path)]
+    lines = subprocess.run([*command, "-v"], cwd=ROOT, capture_output=True, text=True, timeout=600).stdout.splitlines()
+    square_done = next(i for i, line in enumerate(lines) if "autograd-props: square done: 8 cells" in line)
+    first_relu = next(i for i, line in enumerate(lines) if "[relu-" in line)
+    assert square_done < first_relu  # spec by spec: square's cells all ran before relu's first
+    # --collect-only runs nothing, so it leaves the last report alone.
+    (tmp_path / "verification.md").write_text("the last run's report\n")
+    subprocess.run([*command, "--collect-only"], cwd=ROOT, capture_output=True, text=True, timeout=600, check=True)
+    assert (tmp_path / "verification.md").read_text() == "the last run's report\n"
+
+
 def test_report_header_and_files(tmp_path):
     run = run_gate("funcs.square:SPEC", "-m", "forward")
     assert "torch " in run.output and "hypothesis " in run.output and "python " in run.output

@@ -171,6 +171,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if not hasattr(config, "workerinput") and any(collector.cell_of(item) is not None for item in items):
         check_mark_expression(config, {mark.name for item in items for mark in item.iter_markers()})
     collector.apply_expectations(config, gate_session, items)
+    _spec_by_spec(items)
+
+
+def _spec_by_spec(items: list[pytest.Item]) -> None:
+    """The gate's cells in spec order (a spec's properties one after another, in their order), so
+    that each spec's "done" line comes when it is done, not all at the end of the run: pytest's
+    own order is property by property, which finishes every spec with the last property."""
+    from autograd_props.plugin.collector import cell_of
+
+    slots = [i for i, item in enumerate(items) if cell_of(item) is not None]
+    first_seen: dict[str, int] = {}
+    for i in slots:
+        first_seen.setdefault(cell_of(items[i]).spec.name, len(first_seen))
+    ordered = sorted((items[i] for i in slots), key=lambda item: first_seen[cell_of(item).spec.name])  # stable
+    for i, item in zip(slots, ordered):
+        items[i] = item
 
 
 def check_mark_expression(config: pytest.Config, also_known: set[str] = frozenset()) -> None:
