@@ -139,6 +139,19 @@ def test_each_spec_is_reported_done_as_it_finishes_not_at_the_end(tmp_path):
     assert (tmp_path / "verification.md").read_text() == "the last run's report\n"
 
 
+def test_spec_mistakes_exit_4_naming_the_field_and_the_correct_spec_still_runs():
+    run = run_gate(["tests.corpus.mistaken_specs", "funcs.square:SPEC"], "-m", "forward or vjp_native")
+    assert run.exit_code == 4, run.output[-3000:]
+    by_spec = {}
+    for c in run.cells:
+        by_spec.setdefault(c["spec"], set()).add((c["outcome"], c["spec_mistake"]))
+    assert by_spec == {"linear_wrong_reference": {("failed", "reference")}, "square_tensor_args": {("failed", "args")}, "square": {("passed", None)}}
+    assert "a mistake in spec 'linear_wrong_reference', not a failure of its Function (exit 4)" in run.output
+    assert "field 'reference': linear_reference(x, weight) cannot take the 3 argument(s)" in run.output
+    assert "field 'args': its strategy drew a Tensor, not a tuple of arguments" in run.output
+    assert "Traceback" not in run.output and "runner.py" not in run.output  # the message, not the suite's frames
+
+
 def test_report_header_and_files(tmp_path):
     run = run_gate("funcs.square:SPEC", "-m", "forward")
     assert "torch " in run.output and "hypothesis " in run.output and "python " in run.output

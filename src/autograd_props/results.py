@@ -93,6 +93,7 @@ class CellResult:
     shrunk: bool | None = None  # for a failure: whether its example was shrunk
     cached: str | None = None  # a pass reused from the verdict cache: when it was verified
     duration: float | None = None  # seconds the cell took in this run
+    spec_mistake: str | None = None  # the spec field at fault, where the failure is the spec's, not the Function's
 
     @property
     def key(self) -> str:

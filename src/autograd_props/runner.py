@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import FailedHealthCheck, Unsatisfiable
 
 from autograd_props import lost_device
+from autograd_props.spec_mistakes import SpecMistake
 from autograd_props.cell import Cell, add_note, attach_failure
 from autograd_props.devices import available_devices
 from autograd_props.messages import first_line
@@ -204,6 +205,7 @@ class Budget:
     example_timeout: float | None = DEFAULT_EXAMPLE_TIMEOUT  # seconds one example may take; None: no limit
     large_sizes: bool = False  # every spec drawn at large sizes (the large profile)
     hangs: dict[str, SpecHang] = dataclasses.field(default_factory=dict)  # spec name -> its first hang
+    mistakes: dict[str, SpecMistake] = dataclasses.field(default_factory=dict)  # spec name -> its mistake
 
     @property
     def time_bounded(self) -> bool:
@@ -447,6 +449,9 @@ def _run_cell_at_its_sizes(cell: Cell, budget: Budget) -> None:
     if REGISTRY[cell.prop].max_examples is not None:
         max_examples = min(max_examples, REGISTRY[cell.prop].max_examples)
     clock = _FailureClock(max_examples) if first and budget.time_bounded else None
+    mistake = budget.mistakes.get(cell.spec.name)
+    if mistake is not None:  # the same on every example of every cell: not drawn again
+        raise SpecMistake(mistake.field, str(mistake))
     hang = budget.hangs.get(cell.spec.name)
     timeout = budget.example_timeout
     if hang is not None:
@@ -470,6 +475,10 @@ def _run_cell_at_its_sizes(cell: Cell, budget: Budget) -> None:
             f"cheaper examples, or let the spec say why the check does not apply: FunctionSpec(..., "
             f"hypothesis={{'suppress_health_check': {{HealthCheck.{name}: 'the reason'}}}})"
         ) from None
+    except SpecMistake as mistake:
+        cell.shrunk = False
+        budget.mistakes[cell.spec.name] = mistake
+        raise
     except ExampleTimeout as hung:
         cell.shrunk = False
         where = _where_it_hung(hung)

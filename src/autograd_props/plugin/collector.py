@@ -27,6 +27,7 @@ from autograd_props.plugin.report import summary_lines, write_placeholder, write
 from autograd_props.plugin.report_lock import ReportDirBusy, lock_report_dir
 from autograd_props.plugin.session import GateSession, session_of
 from autograd_props.results import RAN, CellResult, Failure
+from autograd_props.spec_mistakes import SpecMistake
 
 __all__ = ["VerificationCollector", "apply_expectations", "attach_cell_result"]
 
@@ -103,12 +104,15 @@ def attach_cell_result(item: pytest.Item, call: pytest.CallInfo, report: pytest.
         shrunk=cell.shrunk if outcome in ("failed", "xfailed") else None,
         cached=cell.cached if outcome == "passed" else None,
         duration=round(report.duration, 3),
+        spec_mistake=getattr(call.excinfo.value, "field", None) if call.excinfo is not None and isinstance(call.excinfo.value, SpecMistake) else None,
     )
     report.user_properties.append((_PROPERTY, result.to_json()))
     report.user_properties.append((FINGERPRINT_PROPERTY, cell.fingerprint))
     if result.cached:
         report.user_properties.append((CACHED_PROPERTY, result.cached))
-    if outcome == "failed":
+    if result.spec_mistake:  # the message says all: the traceback would be the suite's own frames
+        report.longrepr = f"autograd-props: a mistake in the spec, not a failure of the Function: {call.excinfo.value}"
+    elif outcome == "failed":
         _fold_repeated_failure(item.config, result, report)
 
 
@@ -263,6 +267,9 @@ class VerificationCollector:
             return
         if self.results:
             self._remember()
+        if any(r.spec_mistake for r in self.results) and exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR  # the spec is wrong, not (or not only) the Function
+            return
         if not self.results or exitstatus != pytest.ExitCode.OK:
             return
         if not any(r.outcome in RAN for r in self.results):
@@ -315,12 +322,23 @@ class VerificationCollector:
             )
         for line in session_of(self.config).not_inferred():
             terminalreporter.write_line(f"autograd-props: {line}", red=True)
+        for spec, error in _spec_mistakes(self.results).items():
+            terminalreporter.write_line(f"autograd-props: a mistake in spec {spec!r}, not a failure of its Function (exit 4): {error}", red=True)
         if self.nothing_ran:
             terminalreporter.write_line(
                 f"autograd-props: no cell ran ({len(self.results)} skipped, opted out or not applicable): "
                 "a gate that checked nothing does not pass (exit code 5)",
                 red=True,
             )
+
+
+def _spec_mistakes(results: list[CellResult]) -> dict[str, str]:
+    """The first mistake found in each spec that has one."""
+    found: dict[str, str] = {}
+    for r in results:
+        if r.spec_mistake and r.spec not in found:
+            found[r.spec] = r.error.partition(": ")[2] or r.error
+    return found
 
 
 def _spec_order(gate_session: GateSession) -> list[str]:
