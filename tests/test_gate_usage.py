@@ -156,3 +156,20 @@ def test_report_header_and_files(tmp_path):
     run = run_gate("funcs.square:SPEC", "-m", "forward")
     assert "torch " in run.output and "hypothesis " in run.output and "python " in run.output
     assert all(c["examples"] > 0 for c in run.cells if c["outcome"] == "passed")
+
+
+def test_help_lists_the_subcommands_and_every_gate_option_in_plain_text():
+    import subprocess
+    import sys
+
+    from autograd_props.plugin import GATE_OPTIONS
+    from tests.corpus.gate_runner import ROOT
+
+    proc = subprocess.run([sys.executable, "-m", "autograd_props", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0
+    text = proc.stdout
+    assert text.startswith("usage: autograd-props")
+    assert "discover TARGET" in text and "merge PARTS..." in text
+    missing = [flags[0] for flags, _ in GATE_OPTIONS if flags[0] not in text]
+    assert not missing, f"--help does not list {missing}"
+    assert "exit codes:" in text and "``" not in text  # no raw docstring markup

@@ -58,6 +58,51 @@ def _importable_from_cwd() -> None:
 SUBCOMMANDS = {"discover": "autograd_props._discover.command", "merge": "autograd_props._engine.merge_command"}
 
 
+def help_text() -> str:
+    """The command's help: usage, subcommands, the gate's options, exit codes (plain text)."""
+    import textwrap
+
+    from autograd_props.plugin import GATE_OPTIONS
+
+    def item(name: str, text: str) -> list[str]:
+        wrapped = textwrap.wrap(text, 100 - 28, break_on_hyphens=False)
+        first = f"  {name:<26}" if len(name) <= 24 else f"  {name}\n" + " " * 28
+        return [first + (wrapped[0] if wrapped else "")] + [" " * 28 + line for line in wrapped[1:]]
+
+    lines = [
+        "usage: autograd-props [MODULE[:ATTR] ...] [options]   (or: python -m autograd_props ...)",
+        "",
+        "Runs every property over the FunctionSpecs of each MODULE (MODULE.SPECS, or MODULE:ATTR) and writes",
+        "report/verification.md and report/verification.json.  Without a MODULE, inside this project's",
+        "checkout, it checks the built-in Functions.",
+        "",
+        "subcommands:",
+        *item("discover TARGET", "check the Functions and custom ops TARGET (a module, a package or a path) defines, "
+              "no spec written; --write-specs FILE writes the inferred specs"),
+        *item("merge PARTS... --report-dir DIR", "join the report parts of a run split by --shard K/N into one report"),
+        "",
+        "the gate's options:",
+    ]
+    for flags, keywords in GATE_OPTIONS:
+        metavar = keywords.get("metavar")
+        name = ", ".join(flags) + (f" {metavar}" if metavar else "")
+        lines += item(name, keywords.get("help", ""))
+    lines += [
+        "",
+        "pytest's options pass through, among them:",
+        *item("-m EXPR", "the properties to run, e.g. -m 'vjp_native or double_backward' (a name no property has is a usage error)"),
+        *item("-k EXPR", "cells by name, e.g. -k float64 or -k 'softplus and not float16'"),
+        *item("-n N", "N worker processes (pytest-xdist), -n auto for one per core"),
+        *item("--hypothesis-profile NAME", "autograd-props-ci (derandomized, the default where CI is set), "
+              "autograd-props-dev (random, the default elsewhere), autograd-props-thorough, autograd-props-large"),
+        *item("-x, --maxfail N", "stop early: the report says so and lists the cells that did not run"),
+        "",
+        "exit codes: 0 every property passed, 1 a property failed, 2 interrupted, 4 usage error (an unknown",
+        "module, a malformed spec or a mistake in one, a bad option), 5 no cells ran.",
+    ]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] and argv[0] in SUBCOMMANDS:
@@ -65,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return importlib.import_module(SUBCOMMANDS[argv[0]]).main(argv[1:])
     if argv[:1] in (["-h"], ["--help"]):
-        print(__doc__.strip())
+        print(help_text())
         return 0
     sources, pytest_args = _split(argv)
     _importable_from_cwd()

@@ -19,9 +19,15 @@ ENV_VAR = "AUTOGRAD_PROPS_FUNCS"
 CACHED_PROPERTY = "autograd_props_cached"
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("autograd-props")
-    group.addoption(
+def _gate_options() -> list[tuple[tuple[str, ...], dict]]:
+    """The gate's own command-line options, as (flags, argparse keywords): pytest's parser takes
+    them, and ``python -m autograd_props --help`` lists them."""
+    options: list[tuple[tuple[str, ...], dict]] = []
+
+    def addoption(*flags: str, **keywords) -> None:
+        options.append((flags, keywords))
+
+    addoption(
         "--funcs",
         dest="autograd_props_funcs",
         action="append",
@@ -30,7 +36,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="check these FunctionSpecs (ATTR defaults to SPECS).  Repeatable: the specs of every value "
         f"are checked, and their names must be unique.  Default: ${ENV_VAR}, else this checkout's built-in set",
     )
-    group.addoption(
+    addoption(
         "--devices",
         dest="autograd_props_devices",
         default=None,
@@ -38,20 +44,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="devices to run on (default: every available one of cpu, cuda, mps); one that is not available "
         "is a usage error",
     )
-    group.addoption(
+    addoption(
         "--skip-missing-devices",
         dest="autograd_props_skip_missing_devices",
         action="store_true",
         help="skip the cells of --devices that are not available instead of refusing the run (a run in which "
         "no cell ran still exits 5)",
     )
-    group.addoption(
+    addoption(
         "--report-dir",
         dest="autograd_props_report_dir",
         default="report",
+        metavar="DIR",
         help="where verification.md and verification.json are written (default: report/)",
     )
-    group.addoption(
+    addoption(
         "--full-shrink",
         dest="autograd_props_full_shrink",
         action="store_true",
@@ -59,7 +66,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "only the first failing cell of each spec x property, for at most the time max_examples of its examples "
         "took; the others report the example as found, which is much faster)",
     )
-    group.addoption(
+    addoption(
         "--example-timeout",
         dest="autograd_props_example_timeout",
         type=float,
@@ -68,14 +75,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="time limit for one example (default 120; 0: none); an example past it fails its cell, naming the "
         "call that hung, and the run goes on",
     )
-    group.addoption(
+    addoption(
         "--no-cache",
         dest="autograd_props_no_cache",
         action="store_true",
         help="run every cell, also those whose passes the verdict cache holds (passes are still stored); the "
         "cache is pytest's (.pytest_cache/), used by runs with a derandomized profile or --hypothesis-seed",
     )
-    group.addoption(
+    addoption(
         "--shard",
         dest="autograd_props_shard",
         default=None,
@@ -84,7 +91,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "the report; `autograd-props merge` joins the parts into the report of one run",
     )
     for kind, what in (("xfail", "expected to fail (strict: an unexpected pass fails)"), ("skip", "skipped")):
-        group.addoption(
+        addoption(
             f"--{kind}s-file",
             dest=f"autograd_props_{kind}s_file",
             action="append",
@@ -92,6 +99,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             metavar="PATH",
             help=f"cells {what}: one 'property[spec-dtype-device]  # reason' a line, '*' a wildcard (repeatable)",
         )
+    return options
+
+
+GATE_OPTIONS = _gate_options()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("autograd-props")
+    for flags, keywords in GATE_OPTIONS:
+        group.addoption(*flags, **keywords)
 
 
 def pytest_configure(config: pytest.Config) -> None:
