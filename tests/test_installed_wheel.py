@@ -95,6 +95,8 @@ def test_the_installed_package_holds_only_autograd_props(user):
     python, home, env = user
     probe = _run([str(python), "-c", "import importlib.util as u; print([n for n in ('funcs', 'properties', 'tests', 'tools') if u.find_spec(n)])"], home, env)
     assert probe.stdout.strip() == "[]", probe.stdout + probe.stderr
+    typed = _run([str(python), "-c", "import autograd_props, pathlib; print((pathlib.Path(autograd_props.__file__).parent / 'py.typed').is_file())"], home, env)
+    assert typed.stdout.strip() == "True", typed.stdout + typed.stderr  # PEP 561 marker shipped
 
 
 def test_command_passes_the_correct_function_and_writes_the_report(user):
