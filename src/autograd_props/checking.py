@@ -21,13 +21,14 @@ from hypothesis import settings
 from autograd_props.cell import Cell, failures_of
 from autograd_props.devices import parse_devices
 from autograd_props.loading import unique
-from autograd_props.plugin.report import merge, write_report
+from autograd_props.plugin.report import merge, report_date, versions, write_report
 from autograd_props.plugin.session import Sourced, specs_from
-from autograd_props.profiles import draws_large, gate_settings
+from autograd_props.profiles import default_profile, draws_large, gate_settings
 from autograd_props.properties import PROPERTY_NAMES, REGISTRY, validate_opt_outs
 from autograd_props.results import CellResult, Failure
 from autograd_props.runner import DEFAULT_EXAMPLE_TIMEOUT, Budget, plan, run_cell
-from autograd_props.spec import FunctionSpec
+from autograd_props.spec import FunctionSpec, SpecError
+from autograd_props.spec_mistakes import SpecMistake
 
 __all__ = ["CheckFailure", "CheckReport", "check"]
 
@@ -40,11 +41,25 @@ class CheckReport:
 
     @property
     def outcomes(self) -> dict[str, str]:
-        """Property name -> its most telling outcome over specs, dtypes and devices."""
+        """Property name -> its most telling outcome over specs, dtypes and devices (per spec:
+        :attr:`by_spec`; per cell: :attr:`by_cell`)."""
         by_prop: dict[str, list[CellResult]] = {}
         for cell in self.cells:
             by_prop.setdefault(cell.prop, []).append(cell)
         return {prop: merge(cells)["outcome"] for prop, cells in by_prop.items()}
+
+    @property
+    def by_spec(self) -> dict[str, dict[str, str]]:
+        """Spec name -> property name -> its most telling outcome over dtypes and devices."""
+        grouped: dict[str, dict[str, list[CellResult]]] = {}
+        for cell in self.cells:
+            grouped.setdefault(cell.spec, {}).setdefault(cell.prop, []).append(cell)
+        return {spec: {prop: merge(cells)["outcome"] for prop, cells in props.items()} for spec, props in grouped.items()}
+
+    @property
+    def by_cell(self) -> dict[str, str]:
+        """Cell key (``property[spec-dtype-device]``) -> its outcome."""
+        return {cell.key: cell.outcome for cell in self.cells}
 
     @property
     def failed(self) -> list[CellResult]:
@@ -122,10 +137,20 @@ def check(
                     cells.append(_run(cell, budget))
     report = CheckReport(cells)
     if report_dir is not None:
-        write_report(cells, Path(report_dir), {"specs from": "check()", "profile": profile or "default"})
+        header = {"specs from": f"check({', '.join(unique_names(cells))})", **versions(), "profile": hypothesis_settings_name(profile),
+                  "devices": ", ".join(device_list), "date": report_date()}
+        write_report(cells, Path(report_dir), header)
     if report.failed and raise_on_failure:
         raise CheckFailure(report)
     return report
+
+
+def unique_names(cells: list[CellResult]) -> list[str]:
+    return list(dict.fromkeys(c.spec for c in cells))
+
+
+def hypothesis_settings_name(profile: str | None) -> str:
+    return profile or default_profile()
 
 
 def _run(cell: Cell, budget) -> CellResult:
@@ -135,6 +160,8 @@ def _run(cell: Cell, budget) -> CellResult:
         return result
     try:
         run_cell(cell, budget)
+    except SpecMistake as mistake:  # a usage error: raised as one, not reported as the Function's failure
+        raise SpecError(str(mistake)) from None
     except pytest.skip.Exception as exc:  # the cell could not run here (a kernel missing from this torch)
         result.outcome, result.reason = "skipped", str(exc.msg)
     except Exception as exc:

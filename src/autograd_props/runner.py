@@ -27,7 +27,6 @@ from hypothesis import strategies as st
 from hypothesis.errors import FailedHealthCheck, Unsatisfiable
 
 from autograd_props import lost_device
-from autograd_props.spec_mistakes import SpecMistake
 from autograd_props.cell import Cell, add_note, attach_failure
 from autograd_props.devices import available_devices
 from autograd_props.messages import first_line
@@ -35,6 +34,7 @@ from autograd_props.properties import REGISTRY, Property
 from autograd_props.results import Skip
 from autograd_props.sizes import Sizes, drawing_sizes
 from autograd_props.spec import FunctionSpec
+from autograd_props.spec_mistakes import SpecMistake
 from autograd_props.worker_threads import share_cores_among_workers
 
 __all__ = ["Budget", "cell_test", "plan", "run_cell"]

@@ -8,22 +8,18 @@ writes the report at the end of the run.
 
 from __future__ import annotations
 
-import datetime
-import platform
 import time
 import warnings
 from pathlib import Path
 
-import hypothesis
 import pytest
-import torch
 
 from autograd_props._engine.shards import ShardPlan
 from autograd_props._engine.verdict_cache import record_durations
 from autograd_props.cell import Cell, failures_of
 from autograd_props.plugin.expectations import Expectation, StaleExpectationWarning
 from autograd_props.plugin.incremental import CACHED_PROPERTY, FINGERPRINT_PROPERTY, select_shard, verdict_cache
-from autograd_props.plugin.report import summary_lines, write_placeholder, write_report
+from autograd_props.plugin.report import report_date, summary_lines, versions, write_placeholder, write_report
 from autograd_props.plugin.report_lock import ReportDirBusy, lock_report_dir
 from autograd_props.plugin.session import GateSession, session_of
 from autograd_props.results import RAN, CellResult, Failure
@@ -375,10 +371,8 @@ def _header(config: pytest.Config) -> dict[str, str]:
     return {
         "specs from": gate_session.source_label,
         **({"not inferred (not checked: the run does not pass)": "; ".join(missing)} if missing else {}),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "hypothesis": hypothesis.__version__,
+        **versions(),
         "profile": gate_session.profile_name,
         "devices": ", ".join(gate_session.devices),
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": report_date(),
     }

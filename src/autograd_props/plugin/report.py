@@ -91,6 +91,22 @@ def _cached_text(cell: dict[str, Any]) -> str:
     return f"{cell['cached']} of {ran} cells cached, {cell['cached_since']}; "
 
 
+def versions() -> dict[str, str]:
+    """What a report's verdicts depend on beyond the specs: the versions of Python, torch, Hypothesis."""
+    import platform
+
+    import hypothesis
+    import torch
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "hypothesis": hypothesis.__version__}
+
+
+def report_date() -> str:
+    import datetime
+
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def write_placeholder(directory: Path, header: dict[str, str]) -> None:
     """A report that says a run is under way, so that a run killed outright leaves no earlier
     report looking current.  Raises OSError when the directory cannot be written."""
