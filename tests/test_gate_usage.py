@@ -173,3 +173,56 @@ def test_help_lists_the_subcommands_and_every_gate_option_in_plain_text():
     missing = [flags[0] for flags, _ in GATE_OPTIONS if flags[0] not in text]
     assert not missing, f"--help does not list {missing}"
     assert "exit codes:" in text and "``" not in text  # no raw docstring markup
+
+
+IN_SUITE_MODULE = """
+import torch
+from autograd_props import FunctionSpec, tensors
+
+
+class Cube(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x ** 3
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return 3 * x * x * g
+
+
+SPECS = [FunctionSpec(name="cube", function=Cube.apply, reference=lambda x: x ** 3,
+                      args=lambda dtype, device: tensors(dtype=dtype, device=device).map(lambda x: (x,)))]
+"""
+
+
+@pytest.mark.parametrize("workers", [(), ("-n", "2")])
+def test_an_in_suite_gate_reports_where_its_specs_came_from(tmp_path, workers):
+    import json
+    import subprocess
+    import sys
+
+    (tmp_path / "mychecks.py").write_text(IN_SUITE_MODULE)
+    (tmp_path / "test_gate.py").write_text('from autograd_props import gate\n\nTestMine = gate("mychecks")\n')
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "test_gate.py", "-m", "forward", "-k", "float64", "-p", "no:cacheprovider", *workers],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600, env={**__import__("os").environ, "PYTHONPATH": str(tmp_path)},
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    header = json.loads((tmp_path / "report" / "verification.json").read_text())["header"]
+    assert header["specs from"] == "mychecks"
+
+
+def test_a_gate_with_no_specs_outside_the_checkout_says_how_to_give_them(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "test_gate.py").write_text("from autograd_props import gate\n\nTestMine = gate()\n")
+    env = {k: v for k, v in __import__("os").environ.items() if k not in ("PYTHONPATH", "AUTOGRAD_PROPS_FUNCS")}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "test_gate.py", "-p", "no:cacheprovider"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 4, proc.stdout[-3000:]
+    output = proc.stdout + proc.stderr
+    assert "no specs to check: gate() was given none" in output and "--funcs pkg.module" in output
+    assert "cannot import module 'funcs'" not in output

@@ -181,7 +181,9 @@ class VerificationCollector:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node, error) -> None:
-        """A pytest-xdist worker's shard plan (the controller collects nothing itself)."""
+        """A pytest-xdist worker's shard plan and gate sources (the controller collects nothing itself)."""
+        gate_sources = getattr(node, "workeroutput", {}).get("autograd_props_gate_sources", [])
+        session_of(self.config).gate_sources.update(dict.fromkeys(gate_sources))  # the controller collects none itself
         plan = getattr(node, "workeroutput", {}).get("autograd_props_shard")
         if plan is not None and self.shard_plan is None:
             self.shard_plan = ShardPlan.from_json(plan)
@@ -260,6 +262,7 @@ class VerificationCollector:
         if hasattr(self.config, "workerinput"):
             if self.shard_plan is not None:
                 self.config.workeroutput["autograd_props_shard"] = self.shard_plan.to_json()
+            self.config.workeroutput["autograd_props_gate_sources"] = list(session_of(self.config).gate_sources)
             return
         if self.results:
             self._remember()

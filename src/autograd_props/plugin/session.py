@@ -47,6 +47,7 @@ class GateSession:
     specs_seen: dict[str, int] = dataclasses.field(default_factory=dict)  # spec name -> order, as collected
     errors: list[str] = dataclasses.field(default_factory=list)  # gate classes whose specs failed to load
     not_inferred_seen: dict[str, None] = dataclasses.field(default_factory=dict)  # discovered Functions with no spec
+    gate_sources: dict[str, None] = dataclasses.field(default_factory=dict)  # what the collected gate classes were given
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> GateSession:
@@ -106,20 +107,36 @@ class GateSession:
 
     @property
     def source_label(self) -> str:
+        """Where the run's specs came from: the gate classes' sources where pytest collected them
+        (``gate("mypkg.checks")``), else the session's (--funcs, the variable, the built-ins)."""
+        if self.gate_sources:
+            return ", ".join(self.gate_sources)
         return ", ".join(self.sources) if self.sources else BUILT_IN_SOURCE
 
     def session_specs(self) -> tuple[Sourced, ...]:
         """The specs of ``--funcs`` (every value, names unique), else the environment's, else the built-ins."""
         if self._specs is None:
-            self._specs = specs_from(self.sources or (BUILT_IN_SOURCE,))
+            try:
+                self._specs = specs_from(self.sources or (BUILT_IN_SOURCE,))
+            except SpecSourceError as exc:
+                if self.sources or f"cannot import module {BUILT_IN_SOURCE!r}" not in str(exc):
+                    raise
+                raise SpecSourceError(
+                    "no specs to check: gate() was given none, and neither --funcs nor $"
+                    f"{ENV_VAR} names a module of them (the built-in {BUILT_IN_SOURCE!r} exists only in "
+                    "autograd-props's own checkout); give them: gate(\"pkg.module\"), --funcs pkg.module or "
+                    f"{ENV_VAR}=pkg.module"
+                ) from None
         return self._specs
 
     def specs_for(self, given: object) -> tuple[Sourced, ...]:
         """The specs a gate class was given, each with the source its reproducers import it from."""
         if given is None:
             found = self.session_specs()
+            self.gate_sources.update(dict.fromkeys(self.sources or (BUILT_IN_SOURCE,)))
         elif isinstance(given, str):
             found = specs_from((given,))
+            self.gate_sources[given] = None
         else:
             items = (given,) if isinstance(given, FunctionSpec) else tuple(given)
             try:
@@ -128,6 +145,7 @@ class GateSession:
                 raise SpecSourceError(str(exc)) from None
             # None: each spec's reproducer imports it from the module that built it
             found = tuple(Sourced(s, None) for s in specs)
+            self.gate_sources[f"gate({', '.join(s.name for s in specs)})"] = None
         for item in found:
             self.specs_seen.setdefault(item.spec.name, len(self.specs_seen))
         self.not_inferred_seen.update(dict.fromkeys(str(n) for n in getattr(given, "not_inferred", ())))
