@@ -12,3 +12,23 @@ def test_the_first_non_blank_line_stripped_and_cut():
 def test_an_empty_message_is_empty():
     assert first_line(NotImplementedError()) == ""
     assert first_line(ValueError("\n \n")) == ""
+
+
+def test_a_half_precision_loss_says_what_it_measures_and_how_to_compute_as_native_does():
+    import torch
+
+    import autograd_props
+    from autograd_props.profiles import CI
+    from tests.corpus.gelu_tanh_half import IN_FLOAT32, IN_ITS_DTYPE
+
+    report = autograd_props.check(IN_ITS_DTYPE, properties=["vjp_native", "vmap"], dtypes=[torch.float16], profile=CI, raise_on_failure=False)
+    errors = {c.prop: c.error for c in report.failed}
+    assert set(errors) == {"vjp_native", "vmap"}, report.by_cell
+    for error in errors.values():
+        assert "a precision loss" in error and "(the error against the float64 truth over native's; 4x is allowed in float16)" in error
+        assert "x.to(torch.promote_types(x.dtype, torch.float32))" in error
+    # Under torch.func.vjp it is the same gradient: the message sends the user to it, not to vmap.
+    assert "the same values plain autograd's backward gives: the Function's own gradient, which vjp_native judges" in errors["vmap"]
+    # Computed as the message advises, it passes (in float64 too: the advice keeps float64 as it is).
+    advised = autograd_props.check(IN_FLOAT32, properties=["vjp_native", "vmap"], profile=CI)
+    assert set(advised.outcomes.values()) == {"passed"}, advised.by_cell

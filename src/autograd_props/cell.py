@@ -109,7 +109,8 @@ class Cell:
     def failure(self, check: Callable[..., Any], kwargs: dict[str, Any], exc: BaseException) -> Failure:
         """The failure of ``check`` on the example ``kwargs``, with the code that reproduces it."""
         source = self.source or self.spec.module or "<the module that defines the spec>"
-        error = f"{type(exc).__name__}: {first_line(exc, 500)}"[:500]
+        # 1,000 characters: a tolerance failure's numbers, and what they mean, take about 700.
+        error = f"{type(exc).__name__}: {first_line(exc, 1000)}"[:1000]
         hint = getattr(self.spec, "failure_hint", None)  # a discovered spec's reading of the failure
         if hint is not None and hint(self.prop):
             error = f"{hint(self.prop)}. {error}"

@@ -271,7 +271,12 @@ def assert_matches_truth(
         e, ne = err.reshape(-1)[worst].item(), native_error.reshape(-1)[worst].item()
         loss = ""
         if got.dtype in LOW_PRECISION_FACTOR and ne > 0 and math.isfinite(e):
-            loss = f" -- a precision loss: {e / ne:.3g}x native's error {ne:.3g} at that element"
+            loss = (
+                f" -- a precision loss: {e / ne:.3g}x native's error {ne:.3g} at that element (the error against the "
+                f"float64 truth over native's; {LOW_PRECISION_FACTOR[got.dtype]:g}x is allowed in {str(got.dtype).removeprefix('torch.')}). "
+                "Native computes 16-bit dtypes in float32 and rounds once at the end: a custom Function should too, "
+                "in forward and backward (x.to(torch.promote_types(x.dtype, torch.float32)), the result .to(x.dtype))"
+            )
         raise ToleranceError(
             f"{what}: {int(failing.sum())} of {got.numel()} elements out of tolerance; worst at index {index}: "
             f"expected {t.reshape(-1)[worst].item()!r} (float64 truth), native {n.reshape(-1)[worst].item()!r}, "
