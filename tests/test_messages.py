@@ -32,3 +32,17 @@ def test_a_half_precision_loss_says_what_it_measures_and_how_to_compute_as_nativ
     # Computed as the message advises, it passes (in float64 too: the advice keeps float64 as it is).
     advised = autograd_props.check(IN_FLOAT32, properties=["vjp_native", "vmap"], profile=CI)
     assert set(advised.outcomes.values()) == {"passed"}, advised.by_cell
+
+
+def test_a_failure_prints_compactly_by_default_and_in_full_with_v():
+    from tests.corpus.gate_runner import run_gate
+
+    compact = run_gate("tests.corpus.softplus_sign_flipped", "-m", "vjp_native", "-k", "float32", profile="ci")
+    assert compact.exit_code == 1
+    failures = compact.output.split("= FAILURES =", 1)[1].split("verification matrix", 1)[0]
+    assert "Reproduce with:" in failures and "example shapes:" in failures and "softplus gradient of argument 0" in failures
+    assert "runner.py" not in failures and "def " not in failures  # no traceback through the suite's frames
+    assert "@seed(" not in compact.output and "Explanation:" not in compact.output  # Hypothesis's advice about its own test
+    assert len(compact.output.splitlines()) <= 60  # one screen for one bug
+    full = run_gate("tests.corpus.softplus_sign_flipped", "-m", "vjp_native", "-k", "float32", "-v", profile="ci")
+    assert "runner.py" in full.output and "Reproduce with:" in full.output

@@ -108,22 +108,45 @@ def attach_cell_result(item: pytest.Item, call: pytest.CallInfo, report: pytest.
         report.user_properties.append((CACHED_PROPERTY, result.cached))
     if result.spec_mistake:  # the message says all: the traceback would be the suite's own frames
         report.longrepr = f"autograd-props: a mistake in the spec, not a failure of the Function: {call.excinfo.value}"
-    elif outcome == "failed":
-        _fold_repeated_failure(item.config, result, report)
+    elif outcome == "failed" and not _fold_repeated_failure(item.config, result, report):
+        _compact_failure(item.config, result, report)
 
 
 _FIRST_FAILURES = pytest.StashKey[dict]()
 
 
-def _fold_repeated_failure(config: pytest.Config, result: CellResult, report: pytest.TestReport) -> None:
+def _fold_repeated_failure(config: pytest.Config, result: CellResult, report: pytest.TestReport) -> bool:
     """A failure identical to an earlier one of the same spec (the same error, most often one bug
-    seen by every property) is printed as one line that points at the first, not in full again."""
+    seen by every property) is printed as one line that points at the first, not in full again.
+    Whether it was folded."""
     first = config.stash.setdefault(_FIRST_FAILURES, {})
     signature = result.failure_signature
     if signature not in first:
         first[signature] = result.key
-        return
+        return False
     report.longrepr = f"{result.error}\n(the same failure as {first[signature]}, shown in full above and in the report)"
+    return True
+
+
+# Hypothesis's advice to add @seed(...) to the test: the test is the gate's, not the user's; every
+# failure carries a reproducer instead.
+_SEED_ADVICE = "You can reproduce this failure by adding @seed("
+
+
+def _compact_failure(config: pytest.Config, result: CellResult, report: pytest.TestReport) -> None:
+    """A failure printed as what a user acts on: each finding, its example's shapes and its
+    reproducer.  The traceback (through the suite's own frames) and Hypothesis's account of the
+    search are for ``-v`` or an explicit ``--tb``."""
+    if config.option.verbose > 0 or config.option.tbstyle not in ("auto", None) or not all(f.reproducer for f in result.failures):
+        return
+    blocks = [f"{f.error}\nexample shapes: {f.shapes}\nReproduce with:\n{f.reproducer}" for f in result.failures]
+    report.longrepr = "\n\n".join(blocks) + "\n\n(the traceback and Hypothesis's own account of the search: -v)"
+    sections = []
+    for title, text in report.sections:
+        kept = "\n".join(line for line in text.splitlines() if not line.startswith(_SEED_ADVICE))
+        if kept.strip():
+            sections.append((title, kept))
+    report.sections = sections
 
 
 def _crash_line(report: pytest.TestReport) -> str:
