@@ -46,3 +46,15 @@ def test_a_failure_prints_compactly_by_default_and_in_full_with_v():
     assert len(compact.output.splitlines()) <= 60  # one screen for one bug
     full = run_gate("tests.corpus.softplus_sign_flipped", "-m", "vjp_native", "-k", "float32", "-v", profile="ci")
     assert "runner.py" in full.output and "Reproduce with:" in full.output
+
+
+def test_a_wrong_second_derivative_of_a_function_suggests_once_differentiable():
+    import torch
+
+    import autograd_props
+    from autograd_props.profiles import CI
+    from tests.corpus.mutants import MUTANTS
+
+    report = autograd_props.check(MUTANTS["SAVES_INTERMEDIATE"].spec, properties=["double_backward"], dtypes=[torch.float64], profile=CI, raise_on_failure=False)
+    (failed,) = report.failed
+    assert "second derivative" in failed.error and "@torch.autograd.function.once_differentiable" in failed.error

@@ -29,6 +29,7 @@ from autograd_props.harness import (
 )
 from autograd_props.messages import first_line
 from autograd_props.oracles import (
+    ToleranceError,
     assert_matches_truth,
     finite_difference_slope,
     jacobian_magnitudes,
@@ -54,7 +55,27 @@ def second_order(fn, args, which, cotangents, directions) -> tuple[torch.Tensor,
     return zeros_where_none(second, wrt)
 
 
-def check_double_backward(
+ONCE_DIFFERENTIABLE_HINT = (
+    " -- if this backward is not meant to be differentiated again (it treats saved results or intermediates as "
+    "constants), decorate it with @torch.autograd.function.once_differentiable: a second derivative then raises "
+    "instead of being silently wrong"
+)
+
+
+def check_double_backward(spec: FunctionSpec, **drawn: Any) -> Verdict | list[float]:
+    """A wrong second derivative of an autograd.Function, with the fix for one that was never
+    meant to have one (see :func:`_judge_double_backward` for the check)."""
+    try:
+        return _judge_double_backward(spec, **drawn)
+    except AssertionError as exc:
+        if spec.function_class is None or not spec.claims_double_backward or "second derivative" not in str(exc):
+            raise
+        if isinstance(exc, ToleranceError):
+            raise ToleranceError(f"{exc}{ONCE_DIFFERENTIABLE_HINT}", failing=exc.failing, got=exc.got, truth=exc.truth, allowed=exc.allowed) from None
+        raise AssertionError(f"{exc}{ONCE_DIFFERENTIABLE_HINT}") from None
+
+
+def _judge_double_backward(
     spec: FunctionSpec,
     *,
     args: tuple[Any, ...],
