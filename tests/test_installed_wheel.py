@@ -112,6 +112,8 @@ def test_command_fails_the_sign_flip_with_the_shrunk_reproducer_that_runs_when_p
     run = _run([str(python), "-m", "autograd_props", "usermod:BAD", "-m", "vjp_native", "--full-shrink", "--report-dir", "bad-report"], home, env)
     assert run.returncode == 1, run.stdout[-4000:] + run.stderr[-2000:]
     assert "Reproduce with:" in run.stdout and SHRUNK in run.stdout
+    failed_lines = [line for line in run.stdout.splitlines() if line.startswith("FAILED ")]
+    assert failed_lines and all(line.startswith("FAILED gate_tests.py::TestGate::test_vjp_native[") for line in failed_lines), failed_lines
     import json
 
     cells = json.loads((home / "bad-report" / "verification.json").read_text())["cells"]

@@ -44,6 +44,7 @@ def test_a_failure_prints_compactly_by_default_and_in_full_with_v():
     assert "runner.py" not in failures and "def " not in failures  # no traceback through the suite's frames
     assert "@seed(" not in compact.output and "Explanation:" not in compact.output  # Hypothesis's advice about its own test
     assert len(compact.output.splitlines()) <= 60  # one screen for one bug
+    assert "FAILED gate_tests.py::TestGate::test_vjp_native[softplus-float32-cpu]" in compact.output  # not a path from the cwd
     full = run_gate("tests.corpus.softplus_sign_flipped", "-m", "vjp_native", "-k", "float32", "-v", profile="ci")
     assert "runner.py" in full.output and "Reproduce with:" in full.output
 

@@ -114,10 +114,28 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     for name, summary in _property_markers():
         config.addinivalue_line("markers", f"{name}: autograd-props property: {summary}")
+    _short_gate_ids(config)
     from autograd_props.plugin import collector, session
 
     session.install(config)
     config.pluginmanager.register(collector.VerificationCollector(config), "autograd-props-report")
+
+
+def _short_gate_ids(config: pytest.Config) -> None:
+    """The command's test ids as ``gate_tests.py::TestGate::test_vjp_native[...]``, not as a path from
+    the current directory into site-packages (pytest prints ids relative to where it was run; the
+    command roots the run at the gate's own folder)."""
+    from pathlib import Path
+
+    gate_folder = Path(__file__).parent
+    if Path(config.rootpath) != gate_folder:
+        return
+    relative = config.cwd_relative_nodeid
+
+    def short(nodeid):  # a str, or pytest 9's NodeId
+        return nodeid if str(nodeid).split("::", 1)[0] == "gate_tests.py" else relative(nodeid)
+
+    config.cwd_relative_nodeid = short  # type: ignore[method-assign]
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
