@@ -36,7 +36,7 @@ def _tox_envs(*selection: str) -> list[str]:
 @pytest.fixture(scope="module")
 def job() -> dict:
     workflow = yaml.safe_load(WORKFLOW.read_text())
-    assert isinstance(workflow, dict) and set(workflow["jobs"]) == {"tox"}
+    assert isinstance(workflow, dict) and set(workflow["jobs"]) == {"tox", "wheel"}
     # YAML 1.1 reads the key `on` as True.
     assert {"push", "pull_request"} <= set(workflow.get("on", workflow.get(True)))
     return workflow["jobs"]["tox"]
@@ -73,3 +73,11 @@ def test_the_steps_run_tox_under_the_ci_profile_and_upload_the_report(job):
 def test_the_quick_label_is_the_default_env():
     assert _tox_envs("-m", "quick") == ["py311-torch213"]
     assert "py311-torch213" in _tox_envs("-m", "matrix")
+
+
+def test_a_release_wheel_is_built_and_kept():
+    wheel = yaml.safe_load(WORKFLOW.read_text())["jobs"]["wheel"]
+    runs = [s["run"] for s in wheel["steps"] if "run" in s]
+    assert "python -m pip wheel . --no-deps -w dist" in runs
+    upload = next(s for s in wheel["steps"] if str(s.get("uses", "")).startswith("actions/upload-artifact@"))
+    assert upload["with"]["path"] == "dist/*.whl" and upload["with"]["if-no-files-found"] == "error"
