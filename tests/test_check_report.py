@@ -11,7 +11,7 @@ import torch
 import autograd_props
 from autograd_props import SpecError
 from funcs.square import SPEC as SQUARE
-from tests.corpus.mistaken_specs import TENSOR_NOT_TUPLE, WRONG_REFERENCE
+from tests.corpus.mistaken_specs import STRATEGY_RAISES, TENSOR_NOT_TUPLE, WRONG_REFERENCE
 from tests.corpus.softplus_sign_flipped import SPECS as SIGN_FLIPPED
 
 
@@ -31,7 +31,7 @@ def test_outcomes_per_spec_and_per_cell(tmp_path):
     assert header["torch"] == torch.__version__ and {"python", "hypothesis", "profile", "devices", "date"} <= set(header)
 
 
-@pytest.mark.parametrize(("spec", "field"), [(WRONG_REFERENCE, "reference"), (TENSOR_NOT_TUPLE, "args")])
+@pytest.mark.parametrize(("spec", "field"), [(WRONG_REFERENCE, "reference"), (TENSOR_NOT_TUPLE, "args"), (STRATEGY_RAISES, "args")])
 def test_a_spec_mistake_is_raised_as_a_spec_error_naming_the_field(spec, field):
     with pytest.raises(SpecError, match=f"field '{field}'"):
         autograd_props.check(spec, properties=["forward"], dtypes=[torch.float64])

@@ -145,10 +145,22 @@ def test_spec_mistakes_exit_4_naming_the_field_and_the_correct_spec_still_runs()
     by_spec = {}
     for c in run.cells:
         by_spec.setdefault(c["spec"], set()).add((c["outcome"], c["spec_mistake"]))
-    assert by_spec == {"linear_wrong_reference": {("failed", "reference")}, "square_tensor_args": {("failed", "args")}, "square": {("passed", None)}}
+    assert by_spec == {
+        "linear_wrong_reference": {("failed", "reference"), ("skipped", None)},
+        "square_tensor_args": {("failed", "args"), ("skipped", None)},
+        "square_strategy_raises": {("failed", "args"), ("skipped", None)},
+        "square": {("passed", None)},
+    }
+    # Found once, on its first cell: the spec's other cells are not drawn again, and say why.
+    for name in ("linear_wrong_reference", "square_tensor_args", "square_strategy_raises"):
+        cells = [c for c in run.cells if c["spec"] == name]
+        assert sum(c["outcome"] == "failed" for c in cells) == 1
+        assert all(f"not run: {name} has a mistake in its field" in c["reason"] for c in cells if c["outcome"] == "skipped")
     assert "a mistake in spec 'linear_wrong_reference', not a failure of its Function (exit 4)" in run.output
     assert "field 'reference': linear_reference(x, weight) cannot take the 3 argument(s)" in run.output
     assert "field 'args': its strategy drew a Tensor, not a tuple of arguments" in run.output
+    assert "field 'args': drawing the arguments raised TypeError: tensors() got an unexpected keyword argument 'min_dims'" in run.output
+    assert "mistaken_specs.py:" in run.output  # where in the user's strategy
     assert "Traceback" not in run.output and "runner.py" not in run.output  # the message, not the suite's frames
 
 

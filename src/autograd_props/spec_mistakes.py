@@ -5,12 +5,17 @@ and the spec's other cells fail at once with the same message instead of repeati
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import traceback
+from collections.abc import Iterator
 from typing import Any
+
+from hypothesis.errors import HypothesisException, InvalidArgument
 
 from autograd_props.keyword_args import split_keywords
 
-__all__ = ["SpecMistake", "check_args_drawn", "check_reference_takes"]
+__all__ = ["SpecMistake", "args_strategy_of", "check_args_drawn", "check_reference_takes"]
 
 
 class SpecMistake(BaseException):
@@ -22,6 +27,27 @@ class SpecMistake(BaseException):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
+        self.cell = ""  # the cell that found it
+
+
+@contextlib.contextmanager
+def args_strategy_of(spec_name: str) -> Iterator[None]:
+    """Building and drawing a spec's ``args``: an error raised there is the strategy's (a wrong
+    keyword, a shape mismatch in a composite), the same on every example, not the Function's."""
+    try:
+        yield
+    except InvalidArgument as exc:  # a strategy given bad arguments
+        raise SpecMistake("args", f"spec {spec_name!r}: field 'args': {type(exc).__name__}: {exc}{_where(exc)}") from None
+    except HypothesisException:  # Hypothesis's own control flow (assume(), a filtered draw)
+        raise
+    except Exception as exc:
+        raise SpecMistake("args", f"spec {spec_name!r}: field 'args': drawing the arguments raised {type(exc).__name__}: {exc}{_where(exc)}") from None
+
+
+def _where(exc: BaseException) -> str:
+    """Where in the user's code it was raised (the innermost frame outside Hypothesis and this package)."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if "/hypothesis/" not in f.filename and "/autograd_props/" not in f.filename]
+    return f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
 
 
 def check_args_drawn(spec_name: str, args: Any) -> None:

@@ -108,6 +108,7 @@ def attach_cell_result(item: pytest.Item, call: pytest.CallInfo, report: pytest.
         report.user_properties.append((CACHED_PROPERTY, result.cached))
     if result.spec_mistake:  # the message says all: the traceback would be the suite's own frames
         report.longrepr = f"autograd-props: a mistake in the spec, not a failure of the Function: {call.excinfo.value}"
+        _drop_seed_advice(report)
     elif outcome == "failed" and not _fold_repeated_failure(item.config, result, report):
         _compact_failure(item.config, result, report)
 
@@ -141,6 +142,10 @@ def _compact_failure(config: pytest.Config, result: CellResult, report: pytest.T
         return
     blocks = [f"{f.error}\nexample shapes: {f.shapes}\nReproduce with:\n{f.reproducer}" for f in result.failures]
     report.longrepr = "\n\n".join(blocks) + "\n\n(the traceback and Hypothesis's own account of the search: -v)"
+    _drop_seed_advice(report)
+
+
+def _drop_seed_advice(report: pytest.TestReport) -> None:
     sections = []
     for title, text in report.sections:
         kept = "\n".join(line for line in text.splitlines() if not line.startswith(_SEED_ADVICE))

@@ -18,7 +18,7 @@ from autograd_props.harness import as_outputs
 from autograd_props.oracles import BeyondOracle
 from autograd_props.results import Skip, Verdict
 from autograd_props.spec import FunctionSpec
-from autograd_props.spec_mistakes import check_args_drawn, check_reference_takes
+from autograd_props.spec_mistakes import args_strategy_of, check_args_drawn, check_reference_takes
 from autograd_props.strategies import cotangents_like, elements, tensors
 
 __all__ = ["Property", "draw_args", "draw_args_and_cotangents", "draw_cotangents", "draw_directions", "draw_like"]
@@ -100,7 +100,8 @@ class Property:
 def draw_args(cell: Cell, data: st.DataObject) -> tuple[Any, ...]:
     """Draw the spec's positional arguments for the cell's dtype and device."""
     spec = cell.spec
-    args = data.draw(spec.args(cell.dtype, torch.device(cell.device)), label="args")
+    with args_strategy_of(spec.name):
+        args = data.draw(spec.args(cell.dtype, torch.device(cell.device)), label="args")
     check_args_drawn(spec.name, args)
     if spec.has_reference:
         check_reference_takes(spec.name, spec.reference, args)
