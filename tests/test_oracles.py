@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import pytest
 import torch
@@ -452,3 +453,21 @@ def test_the_widened_native_rule_still_catches_a_3e4_relative_error_in_float32(r
     check_vjp_native(LAYER_NORM_32, args=args, cotangents=cotangents)  # the correct twin passes
     with pytest.raises(AssertionError, match="gradient of argument 0"):
         check_vjp_native(off, args=args, cotangents=cotangents)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32])
+def test_an_infinity_where_the_truth_is_past_the_dtypes_range_is_the_exact_rounding(dtype):
+    # A classic RMSNorm in float16 (a new user's, from the README): the truth 68,000 is past
+    # float16's 65,504, so inf is its correct rounding; native gave NaN there.
+    from autograd_props.oracles import overflow_threshold
+
+    limit = overflow_threshold(dtype)
+    assert torch.tensor(limit, dtype=torch.float64).to(dtype).isinf() and not torch.tensor(limit * (1 - 1e-3), dtype=torch.float64).to(dtype).isinf()
+    truth = torch.tensor([limit * 1.04, -limit * 1.04, 2.0], dtype=torch.float64)
+    native = torch.tensor([math.nan, -math.inf, 2.0], dtype=dtype)
+    got = torch.tensor([math.inf, -math.inf, 2.0], dtype=dtype)
+    assert assert_matches_truth(got, native, truth, truth.abs(), tolerance=(0.0, 0.0), what="g").margin == 0
+    # The wrong sign, or an infinity where the truth is within range, still fails.
+    for wrong in ([-math.inf, -math.inf, 2.0], [math.inf, -math.inf, math.inf]):
+        with pytest.raises(AssertionError, match="out of tolerance"):
+            assert_matches_truth(torch.tensor(wrong, dtype=dtype), native, truth, truth.abs(), tolerance=(0.0, 0.0), what="g")

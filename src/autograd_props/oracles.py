@@ -105,6 +105,18 @@ def finite_elements(x: torch.Tensor) -> torch.Tensor:
     return x.abs() < math.inf
 
 
+def overflow_threshold(dtype: torch.dtype) -> float:
+    """The smallest magnitude that rounds to infinity in ``dtype`` (round to nearest): its largest
+    value plus half a unit in its last place there."""
+    info = torch.finfo(dtype)
+    return info.max + 2.0 ** math.floor(math.log2(info.max)) * info.eps / 2
+
+
+def correctly_rounded_overflow(g: torch.Tensor, t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Where ``g`` is the infinity of ``t``'s sign and ``t`` (float64) is past ``dtype``'s range."""
+    return torch.isinf(g).logical_and_(t.abs() >= overflow_threshold(dtype)).logical_and_(torch.sign(g) == torch.sign(t))
+
+
 def native_error_of(n: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """|native - truth| in float64, 0 where native is not finite (there native must be matched
     exactly instead), finished in place."""
@@ -256,6 +268,10 @@ def assert_matches_truth(
     # Exactly native's value is never worse than native (this covers NaN and inf where native has
     # them); where native is not finite but the truth is, the custom value may instead be right.
     same_as_native = (g == n).logical_or_(torch.isnan(g).logical_and_(torch.isnan(n))).logical_or_(g == t)
+    if got.dtype != torch.float64 and not got.is_complex():
+        # A truth past the dtype's largest value rounds to +-inf: there that is the exact answer,
+        # not an infinite error (the old rule charged |inf - truth| even where native gave NaN).
+        same_as_native.logical_or_(correctly_rounded_overflow(g, t, got.dtype))
     ratio.masked_fill_(same_as_native, 0.0)
     unjudged = None
     if reference_may_fail:
@@ -270,13 +286,16 @@ def assert_matches_truth(
         failing = ratio > 1.0
         e, ne = err.reshape(-1)[worst].item(), native_error.reshape(-1)[worst].item()
         loss = ""
+        half = str(got.dtype).removeprefix("torch.")
+        advice = ("Native computes 16-bit dtypes in float32 and rounds once at the end: a custom Function should too, "
+                  "in forward and backward (x.to(torch.promote_types(x.dtype, torch.float32)), the result .to(x.dtype))")
         if got.dtype in LOW_PRECISION_FACTOR and ne > 0 and math.isfinite(e):
             loss = (
                 f" -- a precision loss: {e / ne:.3g}x native's error {ne:.3g} at that element (the error against the "
-                f"float64 truth over native's; {LOW_PRECISION_FACTOR[got.dtype]:g}x is allowed in {str(got.dtype).removeprefix('torch.')}). "
-                "Native computes 16-bit dtypes in float32 and rounds once at the end: a custom Function should too, "
-                "in forward and backward (x.to(torch.promote_types(x.dtype, torch.float32)), the result .to(x.dtype))"
+                f"float64 truth over native's; {LOW_PRECISION_FACTOR[got.dtype]:g}x is allowed in {half}). {advice}"
             )
+        elif got.dtype in LOW_PRECISION_FACTOR and math.isfinite(e) and not math.isfinite(n.reshape(-1)[worst].item()):
+            loss = f" -- a precision loss in {half}; the reference gives no finite value here to compare errors with. {advice}"
         raise ToleranceError(
             f"{what}: {int(failing.sum())} of {got.numel()} elements out of tolerance; worst at index {index}: "
             f"expected {t.reshape(-1)[worst].item()!r} (float64 truth), native {n.reshape(-1)[worst].item()!r}, "

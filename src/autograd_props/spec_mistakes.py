@@ -41,7 +41,13 @@ def args_strategy_of(spec_name: str) -> Iterator[None]:
     except HypothesisException:  # Hypothesis's own control flow (assume(), a filtered draw)
         raise
     except Exception as exc:
-        raise SpecMistake("args", f"spec {spec_name!r}: field 'args': drawing the arguments raised {type(exc).__name__}: {exc}{_where(exc)}") from None
+        hint = ""
+        if isinstance(exc, (IndexError, ZeroDivisionError)):  # most often a shape() or a size() of 0
+            hint = ("; tensors() draws 0-d and zero-size tensors too: tensors(..., shape=shapes(min_dims=1, min_side=1)) "
+                    "where the strategy needs a dim or an element")
+        raise SpecMistake(
+            "args", f"spec {spec_name!r}: field 'args': drawing the arguments raised {type(exc).__name__}: {exc}{_where(exc)}{hint}"
+        ) from None
 
 
 def _where(exc: BaseException) -> str:
