@@ -47,6 +47,11 @@ def test_a_failure_prints_compactly_by_default_and_in_full_with_v():
     assert "FAILED gate_tests.py::TestGate::test_vjp_native[softplus-float32-cpu]" in compact.output  # not a path from the cwd
     full = run_gate("tests.corpus.softplus_sign_flipped", "-m", "vjp_native", "-k", "float32", "-v", profile="ci")
     assert "runner.py" in full.output and "Reproduce with:" in full.output
+    # One bug in every dtype: the first cell in full, the others a line each pointing at it.
+    every_dtype = run_gate("tests.corpus.softplus_sign_flipped", "-m", "vjp_native", profile="ci")
+    failures = every_dtype.output.split("= FAILURES =", 1)[1].split("verification matrix", 1)[0]
+    assert failures.count("Reproduce with:") == 1 and failures.count("(as vjp_native[softplus-") == 3, failures
+    assert len(every_dtype.output.splitlines()) <= 70
 
 
 def test_a_wrong_second_derivative_of_a_function_suggests_once_differentiable():

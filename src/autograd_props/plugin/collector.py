@@ -114,6 +114,7 @@ def attach_cell_result(item: pytest.Item, call: pytest.CallInfo, report: pytest.
 
 
 _FIRST_FAILURES = pytest.StashKey[dict]()
+_SHOWN_IN_FULL = pytest.StashKey[dict]()  # (spec, property) -> the cell whose failure was printed in full
 
 
 def _fold_repeated_failure(config: pytest.Config, result: CellResult, report: pytest.TestReport) -> bool:
@@ -139,6 +140,12 @@ def _compact_failure(config: pytest.Config, result: CellResult, report: pytest.T
     reproducer.  The traceback (through the suite's own frames) and Hypothesis's account of the
     search are for ``-v`` or an explicit ``--tb``."""
     if config.option.verbose > 0 or config.option.tbstyle not in ("auto", None) or not all(f.reproducer for f in result.failures):
+        return
+    shown = config.stash.setdefault(_SHOWN_IN_FULL, {})
+    first = shown.setdefault((result.spec, result.prop), result.key)
+    if first != result.key:  # the same property of the same spec in another dtype or device: most often one bug
+        report.longrepr = f"{result.error[:300]}{'...' if len(result.error) > 300 else ''}\n(as {first} above; this cell's reproducer is in the report)"
+        _drop_seed_advice(report)
         return
     blocks = [f"{f.error}\nexample shapes: {f.shapes}\nReproduce with:\n{f.reproducer}" for f in result.failures]
     report.longrepr = "\n\n".join(blocks) + "\n\n(the traceback and Hypothesis's own account of the search: -v)"
