@@ -43,3 +43,10 @@ def test_the_complex_example_runs_and_checks_the_function():
     namespace: dict = {}
     exec(compile(textwrap.dedent(code), "README.md (complex tensors)", "exec"), namespace)  # noqa: S102 - our own README's example
     assert namespace["SPEC"].dtypes == (torch.complex128, torch.complex64)
+
+
+def test_install_instructions_are_ones_that_work():
+    # Nothing is published on PyPI: `pip install autograd-props` would fail for a new user.
+    assert "pip install autograd-props" not in README
+    assert "`pip install .`" in README and "pip wheel --no-deps -w dist ." in README
+    assert (ROOT / "CHANGELOG.md").is_file() and (ROOT / "src" / "autograd_props" / "py.typed").is_file()
