@@ -114,6 +114,11 @@ def test_a_machine_far_busier_caps_shrinking_by_wall_time(monkeypatch):
 
 
 def test_a_full_shrink_has_no_time_bound(monkeypatch):
-    cell, _ = _shrink_run(monkeypatch, full_shrink=True)
+    _shrink_run(monkeypatch, full_shrink=True)
+    idle_calls = CALLS["backward"]
+    # A machine far busier, which caps a bounded shrink (above), leaves a full one as it is.
+    cell, _ = _shrink_run(monkeypatch, full_shrink=True, load=runner.WALL_CAP_FACTOR * 3)
     assert not [n for n in cell.notes if n.startswith("shrinking stopped")]
-    assert CALLS["backward"] > 1 + 11 + 10 + 3  # what the bound saves on this Function
+    assert CALLS["backward"] == idle_calls
+    _shrink_run(monkeypatch, full_shrink=False, load=runner.WALL_CAP_FACTOR * 3)
+    assert CALLS["backward"] < idle_calls
