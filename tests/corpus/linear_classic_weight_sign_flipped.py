@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 
 from autograd_props import FunctionSpec
-from tests.corpus.linear_classic_correct import ClassicLinear, linear_args
+from tests.corpus.linear_classic_correct import OPT_OUTS, ClassicLinear, linear_args
 
 
 class WeightSignFlippedLinear(ClassicLinear):
@@ -29,4 +29,6 @@ class WeightSignFlippedLinear(ClassicLinear):
         return grad_x, grad_weight, grad_bias
 
 
-SPECS = [FunctionSpec(name="linear_classic", function=WeightSignFlippedLinear.apply, reference=F.linear, args=linear_args)]
+SPECS = [
+    FunctionSpec(name="linear_classic", function=WeightSignFlippedLinear.apply, reference=F.linear, args=linear_args, opt_outs=OPT_OUTS)
+]
