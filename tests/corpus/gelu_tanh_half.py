@@ -38,14 +38,10 @@ class GeluTanhInItsDtype(torch.autograd.Function):
         return grad * _gelu_slope(x)
 
 
-class GeluTanhInFloat32(torch.autograd.Function):
+class GeluTanhInFloat32(GeluTanhInItsDtype):
     @staticmethod
     def forward(x):
         return _gelu(x.to(torch.promote_types(x.dtype, torch.float32))).to(x.dtype)
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        ctx.save_for_backward(inputs[0])
 
     @staticmethod
     def backward(ctx, grad):
