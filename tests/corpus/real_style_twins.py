@@ -383,6 +383,43 @@ def _broadcast_mul_args(draw, dtype: torch.dtype, device: torch.device):
 
 BROADCAST_MUL = FunctionSpec(name="broadcast_mul", function=BroadcastMul.apply, reference=torch.mul, args=_broadcast_mul_args)
 
+# --- an index input kept on ctx as an attribute (Reformer's ReverseSort, Hugging Face transformers) -
+class ReverseSort(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, out_vectors, logits, sorted_idx, undo_sorted_idx):
+        with torch.no_grad():
+            ctx.sorted_idx = sorted_idx
+            expanded = undo_sorted_idx.unsqueeze(-1).expand(out_vectors.shape)
+            out_vectors = torch.gather(out_vectors, 2, expanded)
+            logits = torch.gather(logits, 2, undo_sorted_idx)
+        return out_vectors, logits
+
+    @staticmethod
+    def backward(ctx, grad_out_vectors, grad_logits):
+        expanded = ctx.sorted_idx.unsqueeze(-1).expand(grad_out_vectors.shape)
+        grad_out_vectors = torch.gather(grad_out_vectors, 2, expanded)
+        grad_logits = torch.gather(grad_logits, 2, ctx.sorted_idx)
+        return grad_out_vectors, grad_logits, None, None
+
+
+def reverse_sort_reference(out_vectors, logits, sorted_idx, undo_sorted_idx):
+    expanded = undo_sorted_idx.unsqueeze(-1).expand(out_vectors.shape)
+    return torch.gather(out_vectors, 2, expanded), torch.gather(logits, 2, undo_sorted_idx)
+
+
+@st.composite
+def _reverse_sort_args(draw, dtype: torch.dtype, device: torch.device):
+    batch, heads, n, d = (draw(st.integers(1, 3)) for _ in range(4))
+    keys = draw(tensors(dtype=torch.float64, device="cpu", shape=(batch, heads, n), elements_strategy=st.floats(-1, 1)))
+    sorted_idx = torch.sort(keys, dim=-1, stable=True).indices
+    undo = torch.argsort(sorted_idx, dim=-1)
+    out_vectors = draw(tensors(dtype=dtype, device=device, shape=(batch, heads, n, d)))
+    logits = draw(tensors(dtype=dtype, device=device, shape=(batch, heads, n)))
+    return (out_vectors, logits, sorted_idx.to(device), undo.to(device))
+
+
+REVERSE_SORT = FunctionSpec(name="reformer_reverse_sort", function=ReverseSort.apply, reference=reverse_sort_reference, args=_reverse_sort_args)
+
 SPECS = [
     CLASSIC_SOFTPLUS,
     REVERSE_LAYER,
@@ -396,6 +433,7 @@ SPECS = [
     BCE,
     LOG_SOFTMAX_TEMPERATURE,
     BROADCAST_MUL,
+    REVERSE_SORT,
 ]
 
 # What each twin's report must show: (property, a phrase of the note its passing examples carry).
@@ -408,4 +446,5 @@ NOTES = {
     "squared_relu_saves_output": ("extreme_values", "gradient not judged where it depends on a non-finite output"),
     "sum_of_squares": ("special_values", "gradient not judged where it depends on a non-finite output"),
     "broadcast_mul": ("gradient_contract", "which autograd sums to its input's"),
+    "reformer_reverse_sort": ("memory", "integer or boolean inputs kept on ctx as attributes (sorted_idx)"),
 }
