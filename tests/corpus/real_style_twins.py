@@ -7,6 +7,7 @@ They are twins like those in ``twins.py``: the planted bugs of the same kinds de
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import torch
@@ -16,6 +17,7 @@ from torch.autograd.function import once_differentiable
 
 from autograd_props import FunctionSpec, broadcastable_shapes, dims, elements, keywords, shapes, tensors
 from autograd_props.compat import TORCH_VERSION
+from funcs.exp import SPEC as EXP
 
 
 def _one(dtype: torch.dtype, device: torch.device):
@@ -420,6 +422,14 @@ def _reverse_sort_args(draw, dtype: torch.dtype, device: torch.device):
 
 REVERSE_SORT = FunctionSpec(name="reformer_reverse_sort", function=ReverseSort.apply, reference=reverse_sort_reference, args=_reverse_sort_args)
 
+# --- exp drawn past its float16 overflow: 0 times an infinite derivative is NaN, for native too ----
+def _past_exp_overflow(dtype: torch.dtype, device: torch.device):
+    values = st.sampled_from([32.0, 15.0, 11.5, -40.0, 0.0, 1.0]) | st.floats(-40, 40)
+    return tensors(dtype=dtype, device=device, elements_strategy=values).map(lambda x: (x,))
+
+
+EXP_PAST_OVERFLOW = dataclasses.replace(EXP, name="exp_past_overflow", args=_past_exp_overflow)
+
 SPECS = [
     CLASSIC_SOFTPLUS,
     REVERSE_LAYER,
@@ -434,6 +444,7 @@ SPECS = [
     LOG_SOFTMAX_TEMPERATURE,
     BROADCAST_MUL,
     REVERSE_SORT,
+    EXP_PAST_OVERFLOW,
 ]
 
 # What each twin's report must show: (property, a phrase of the note its passing examples carry).
@@ -447,4 +458,5 @@ NOTES = {
     "sum_of_squares": ("special_values", "gradient not judged where it depends on a non-finite output"),
     "broadcast_mul": ("gradient_contract", "which autograd sums to its input's"),
     "reformer_reverse_sort": ("memory", "integer or boolean inputs kept on ctx as attributes (sorted_idx)"),
+    "exp_past_overflow": ("unused_outputs", "where native gives NaN for zero ones"),
 }
