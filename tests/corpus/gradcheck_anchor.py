@@ -28,6 +28,12 @@ def _crandn(generator: torch.Generator, *shape: int) -> torch.Tensor:
 
 
 # Arguments per Function (by spec name), broadcast and batched so that reductions matter.
+def _reverse_sort_inputs(generator: torch.Generator) -> tuple[Any, ...]:
+    """Vectors (1, 2, 4, 3) and logits (1, 2, 4), sort indices of random keys and their inverse."""
+    sorted_idx = torch.argsort(torch.rand(1, 2, 4, generator=generator), dim=-1)
+    return (_randn(generator, 1, 2, 4, 3), _randn(generator, 1, 2, 4), sorted_idx, torch.argsort(sorted_idx, dim=-1))
+
+
 _INPUTS: dict[str, Callable[[torch.Generator], tuple[Any, ...]]] = {
     "square": lambda g: (_randn(g, 3, 4),),
     "exp": lambda g: (_randn(g, 3, 4),),
@@ -65,6 +71,8 @@ _INPUTS: dict[str, Callable[[torch.Generator], tuple[Any, ...]]] = {
     "gelu_own_rounding": lambda g: (_randn(g, 3, 4),),
     "bce_with_logits": lambda g: (_randn(g, 3, 4), torch.rand(3, 4, generator=g, dtype=torch.float64)),
     "log_softmax_temperature": lambda g: (_randn(g, 3, 4), Keywords(dim=0, temperature=0.5)),
+    "reformer_reverse_sort": lambda g: _reverse_sort_inputs(g),
+    "exp_past_overflow": lambda g: (_randn(g, 3, 4),),
 }
 
 
