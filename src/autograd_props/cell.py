@@ -120,3 +120,10 @@ class Cell:
             check=f"{check.__module__}:{check.__name__}",
             shapes=shapes_of(kwargs),
         )
+
+
+def cell_of(item: Any) -> Cell | None:
+    """The cell a gate test (a pytest item parametrized by ``cell``) runs, or None for any other test."""
+    callspec = getattr(item, "callspec", None)
+    cell = callspec.params.get("cell") if callspec is not None else None
+    return cell if isinstance(cell, Cell) else None

@@ -195,6 +195,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.hookimpl(tryfirst=True)  # before -k and -m deselect: an entry for a deselected test is not stale
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    from autograd_props.cell import cell_of
     from autograd_props.plugin import collector
     from autograd_props.plugin.session import session_of
 
@@ -203,7 +204,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         raise pytest.UsageError("\n".join(gate_session.errors))
     # Under pytest-xdist a usage error raised in a worker's collection is an internal error; a run
     # given its specs by option (the command) was checked by the controller at session start.
-    if not hasattr(config, "workerinput") and any(collector.cell_of(item) is not None for item in items):
+    if not hasattr(config, "workerinput") and any(cell_of(item) is not None for item in items):
         check_mark_expression(config, {mark.name for item in items for mark in item.iter_markers()})
     collector.apply_expectations(config, gate_session, items)
     _spec_by_spec(items)
@@ -213,14 +214,15 @@ def _spec_by_spec(items: list[pytest.Item]) -> None:
     """The gate's cells in spec order (a spec's properties one after another, in their order), so
     that each spec's "done" line comes when it is done, not all at the end of the run: pytest's
     own order is property by property, which finishes every spec with the last property."""
-    from autograd_props.plugin.collector import cell_of
+    from autograd_props.cell import cell_of
 
-    slots = [i for i, item in enumerate(items) if cell_of(item) is not None]
+    cells = {i: cell for i, item in enumerate(items) if (cell := cell_of(item)) is not None}
     first_seen: dict[str, int] = {}
-    for i in slots:
-        first_seen.setdefault(cell_of(items[i]).spec.name, len(first_seen))
-    ordered = sorted((items[i] for i in slots), key=lambda item: first_seen[cell_of(item).spec.name])  # stable
-    for i, item in zip(slots, ordered):
+    for cell in cells.values():
+        first_seen.setdefault(cell.spec.name, len(first_seen))
+    ordered = sorted(cells, key=lambda i: first_seen[cells[i].spec.name])  # stable
+    moved = [items[i] for i in ordered]
+    for i, item in zip(cells, moved):
         items[i] = item
 
 

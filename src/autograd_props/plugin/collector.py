@@ -16,7 +16,7 @@ import pytest
 
 from autograd_props._engine.shards import ShardPlan
 from autograd_props._engine.verdict_cache import record_durations
-from autograd_props.cell import Cell, failures_of
+from autograd_props.cell import Cell, cell_of, failures_of
 from autograd_props.plugin.expectations import Expectation, StaleExpectationWarning
 from autograd_props.plugin.incremental import CACHED_PROPERTY, FINGERPRINT_PROPERTY, select_shard, verdict_cache
 from autograd_props.plugin.report import report_date, summary_lines, versions, write_placeholder, write_report
@@ -29,12 +29,6 @@ __all__ = ["VerificationCollector", "apply_expectations", "attach_cell_result"]
 
 _PROPERTY = "autograd_props"
 _EXPECTATION = pytest.StashKey[Expectation]()
-
-
-def cell_of(item: pytest.Item) -> Cell | None:
-    callspec = getattr(item, "callspec", None)
-    cell = callspec.params.get("cell") if callspec is not None else None
-    return cell if isinstance(cell, Cell) else None
 
 
 def apply_expectations(config: pytest.Config, gate_session: GateSession, items: list[pytest.Item]) -> None:
@@ -100,7 +94,7 @@ def attach_cell_result(item: pytest.Item, call: pytest.CallInfo, report: pytest.
         shrunk=cell.shrunk if outcome in ("failed", "xfailed") else None,
         cached=cell.cached if outcome == "passed" else None,
         duration=round(report.duration, 3),
-        spec_mistake=getattr(call.excinfo.value, "field", None) if call.excinfo is not None and isinstance(call.excinfo.value, SpecMistake) else None,
+        spec_mistake=call.excinfo.value.field if call.excinfo is not None and isinstance(call.excinfo.value, SpecMistake) else None,
     )
     report.user_properties.append((_PROPERTY, result.to_json()))
     report.user_properties.append((FINGERPRINT_PROPERTY, cell.fingerprint))

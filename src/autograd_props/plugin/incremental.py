@@ -12,7 +12,7 @@ import pytest
 from autograd_props._engine.fingerprint import RunSettings
 from autograd_props._engine.shards import ShardPlan, estimated_seconds, plan_shards
 from autograd_props._engine.verdict_cache import VerdictCache, read_durations
-from autograd_props.cell import Cell
+from autograd_props.cell import Cell, cell_of
 from autograd_props.plugin import CACHED_PROPERTY
 from autograd_props.plugin.session import session_of
 
@@ -54,12 +54,6 @@ def reuse_pass(config: pytest.Config, cell: Cell) -> bool:
     return True
 
 
-def _cell_of(item: pytest.Item) -> Cell | None:
-    callspec = getattr(item, "callspec", None)
-    cell = callspec.params.get("cell") if callspec is not None else None
-    return cell if isinstance(cell, Cell) else None
-
-
 def _examples(cell: Cell, config: pytest.Config) -> int:
     from autograd_props.properties import REGISTRY
 
@@ -76,7 +70,7 @@ def select_shard(config: pytest.Config, items: list[pytest.Item]) -> ShardPlan |
         return None
     cells = {}
     for item in items:
-        cell = _cell_of(item)
+        cell = cell_of(item)
         if cell is not None:
             cells[cell.key] = (item, cell)
     large = gate_session.budget.large_sizes
