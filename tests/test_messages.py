@@ -48,9 +48,12 @@ def test_a_failure_prints_compactly_by_default_and_in_full_with_v():
     full = run_gate("tests.corpus.softplus_sign_flipped", "-m", "vjp_native", "-k", "float32", "-v", profile="ci")
     assert "runner.py" in full.output and "Reproduce with:" in full.output
     # One bug in every dtype: the first cell in full, the others a line each pointing at it.
-    every_dtype = run_gate("tests.corpus.softplus_sign_flipped", "-m", "vjp_native", profile="ci")
+    # Where CI is set pytest prints each failure's whole message again in its short summary.
+    every_dtype = run_gate("tests.corpus.softplus_sign_flipped", "-m", "vjp_native", profile="ci", env={"CI": "true"})
     failures = every_dtype.output.split("= FAILURES =", 1)[1].split("verification matrix", 1)[0]
     assert failures.count("Reproduce with:") == 1 and failures.count("(as vjp_native[softplus-") == 3, failures
+    summary = every_dtype.output.split("short test summary info", 1)[1].splitlines()[1:-1]
+    assert len(summary) == 4 and all(line.startswith("FAILED ") for line in summary), summary  # a line per cell
     assert len(every_dtype.output.splitlines()) <= 70
 
 

@@ -143,8 +143,19 @@ def main(argv: list[str] | None = None) -> int:
     # Validating the sources above imported the package (and Hypothesis) before pytest could mark
     # them for assertion rewriting, which it warns about; nothing here relies on rewritten asserts.
     where += ["-W", "ignore::pytest.PytestAssertRewriteWarning"]
+    # Where CI is set, pytest's short summary repeats each failure's whole message (reproducer
+    # included) below the full one; one line per failing cell is enough there too.
+    if _pytest_version() >= (8, 4):
+        where += ["--force-short-summary"]
     funcs = [f"--funcs={s}" for s in sources]
     return int(pytest.main([str(gate_file), *where, *funcs, *pytest_args]))
+
+
+def _pytest_version() -> tuple[int, int]:
+    import pytest
+
+    major, minor = pytest.__version__.split(".")[:2]
+    return int(major), int("".join(ch for ch in minor if ch.isdigit()) or 0)
 
 
 if __name__ == "__main__":
