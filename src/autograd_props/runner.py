@@ -52,7 +52,18 @@ class _TorchGlobalRandom:
     """
 
     def seed(self, value: int) -> None:
-        torch.manual_seed(value)
+        # As torch.manual_seed, less its cost: it also seeds every accelerator backend, and one
+        # that is not initialized (every one, on a machine without it) queues the call with a
+        # formatted stack trace, a millisecond or more deep inside pytest and Hypothesis, for
+        # every example.  A backend this machine does not have can never use the seed.
+        torch.random.default_generator.manual_seed(value)
+        for backend in _ACCELERATORS:
+            if backend.is_available() and not backend._is_in_bad_fork():
+                backend.manual_seed_all(value)
+        if torch.backends.mps.is_available():
+            torch.mps.manual_seed(value)
+        if _CUSTOM_BACKEND is not None:  # a privateuse1 device: torch knows how to seed it
+            torch.random._seed_custom_device(value)
 
     def getstate(self) -> torch.Tensor:
         return torch.random.get_rng_state()
@@ -60,6 +71,9 @@ class _TorchGlobalRandom:
     def setstate(self, state: torch.Tensor) -> None:
         torch.random.set_rng_state(state)
 
+
+_ACCELERATORS = tuple(getattr(torch, name) for name in ("cuda", "xpu", "mtia") if hasattr(torch, name))
+_CUSTOM_BACKEND = getattr(torch, torch._C._get_privateuse1_backend_name(), None)
 
 TORCH_RANDOM = _TorchGlobalRandom()  # a module-level reference: Hypothesis keeps only a weak one
 hypothesis.register_random(TORCH_RANDOM)
