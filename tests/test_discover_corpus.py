@@ -1,7 +1,8 @@
 """``discover`` over the planted-bug corpus: the modules that define the mutants' Functions and the
 correct twins', with no spec.  Each mutant's inferred spec must be caught by a property aimed at
-its bug (the run limited to those properties), and no correct twin flagged over every property,
-but for the surrogates, which must be flagged with the reading that says so.
+its bug (the run limited to those properties); a correct twin is flagged over every property
+only where ``KNOWN_FALSE_ALARMS`` says, with the cause, and a surrogate only by the properties
+that compare its derivative.
 
 Some planted bugs need what only a spec can say (large sizes, complex tensors, a reference other
 than the forward itself): ``BEYOND_INFERENCE`` names them with the reason, and the test checks that
@@ -13,7 +14,7 @@ from __future__ import annotations
 import pytest
 
 from autograd_props import discover
-from tests.corpus.gate_runner import run_gate, run_gates
+from tests.corpus.gate_runner import run_gate
 from tests.corpus.mutants import MUTANTS
 from tests.once_per_run import once_per_run
 
@@ -70,11 +71,9 @@ def mutant_runs(tmp_path_factory, worker_id):
     return once_per_run(tmp_path_factory, worker_id, "discover-corpus-mutants", lambda _: _mutant_runs())
 
 
-@pytest.fixture(scope="module")
-def twin_runs(tmp_path_factory, worker_id):
-    return once_per_run(
-        tmp_path_factory, worker_id, "discover-corpus-twins", lambda _: run_gates([f"discover:{t}" for t in TWIN_TARGETS], *TWIN_OPTIONS, workers=1)
-    )
+def twin_run_of_every_target():
+    """Every twin target in one gate run (one start-up; the spec names differ across targets)."""
+    return run_gate(tuple(f"discover:{t}" for t in TWIN_TARGETS), *TWIN_OPTIONS)
 
 
 @pytest.mark.parametrize("name", sorted(MUTANTS))
@@ -93,19 +92,39 @@ def test_each_inferred_mutant_is_caught_by_its_property(mutant_runs, name):
         assert caught, f"{name} ({mutant.bug}) not caught by {sorted(mutant.catches)} through discovery"
 
 
-# Known false alarms of inference, measured 2026-12-04 (every target flagged correct twins): the
-# reference is autograd's derivative of the forward as written, which at a kink of the formula is
-# autograd's convention, not the function's (softplus written clamp(min=0) + log1p(exp(-|x|)) gets
-# 1 at 0, not 0.5; relu as clamp_min(0) gets 1 at 0); a domain (log1mexp) is drawn from 0; complex
-# Functions are drawn real (ComplexAbs's double backward at 0).  Strict: when inference stops
-# flagging them, this fails and the mark goes.
-@pytest.mark.xfail(strict=True, reason="known false alarms of inference on correct twins: kinks of the forward's formula, domains, complex drawn real")
-@pytest.mark.parametrize("target", TWIN_TARGETS)
-def test_no_correct_twin_is_flagged(twin_runs, target):
-    run = twin_runs[f"discover:{target}"]
-    assert run.cells, run.output[-3000:]
-    flagged = sorted({c["spec"] for c in run.cells if c["outcome"] == "failed"} - SURROGATES)
-    assert not flagged, [c["key"] for c in run.cells if c["spec"] in flagged and c["outcome"] == "failed"]
+# Cells of correct twins that inference still flags, each with its cause: the test fails on a
+# new one and on one that stops being flagged (take it off then), so the list cannot hide either.
+# The kink class: the reference is autograd's derivative of the forward as written, which at a
+# kink of the formula is autograd's convention (relu as clamp_min(0) has slope 1 at 0; softplus as
+# clamp(min=0) + log1p(exp(-|x|)) gets 1 at 0, not 0.5).  vjp_native judges such elements by
+# one-sided differences of the reference (kinks.py); double_backward, vmap and forward_ad do not yet.
+KINK_OF_THE_FORMULA = "a kink of the forward's formula, judged by autograd's convention there (not read by this property)"
+KNOWN_FALSE_ALARMS = {
+    ("ClassicSoftplus", "double_backward"): KINK_OF_THE_FORMULA,
+    ("StableSoftplus", "double_backward"): KINK_OF_THE_FORMULA,
+    ("StableSoftplus", "vmap"): KINK_OF_THE_FORMULA,
+    ("Softplus", "double_backward"): KINK_OF_THE_FORMULA,
+    ("Softplus", "vmap"): KINK_OF_THE_FORMULA,
+    ("ReLU", "vjp_native"): "a real kink: the Function takes the other one-sided derivative than clamp_min's (kinks='reference' by default)",
+    ("ReLU", "forward_ad"): KINK_OF_THE_FORMULA,
+    ("ReLU", "double_backward"): KINK_OF_THE_FORMULA,
+    ("ReLU", "vmap"): KINK_OF_THE_FORMULA,
+    ("ComplexAbs", "double_backward"): "a complex Function drawn real: its backward is not written for real inputs at 0",
+    ("Log1mexp", "double_backward"): "its domain (x < 0) is not inferred: drawn at 0, where log1mexp is -inf",
+}
+# A surrogate's backward, and its jvp rule where it has one, differ from the derivative by design.
+SURROGATE_PROPERTIES = VJP | BACKWARD_VALUE | {"forward_ad"}
+
+
+def test_correct_twins_are_flagged_only_where_known():
+    run = twin_run_of_every_target()
+    specs = {c["spec"] for c in run.cells}
+    assert run.cells and specs >= {"ClassicSoftplus", "Softplus", "ReLU"}, run.output[-3000:]
+    flagged = {(c["spec"], c["prop"]) for c in run.cells if c["outcome"] == "failed" and c["spec"] not in SURROGATES}
+    assert flagged == set(KNOWN_FALSE_ALARMS), (
+        f"new false alarms: {sorted(flagged - set(KNOWN_FALSE_ALARMS))}; no longer flagged (take them off the list): "
+        f"{sorted(set(KNOWN_FALSE_ALARMS) - flagged)}"
+    )
     for cell in run.cells:
         if cell["spec"] in SURROGATES and cell["outcome"] == "failed":
-            assert cell["prop"] in VJP | BACKWARD_VALUE, cell["key"]
+            assert cell["prop"] in SURROGATE_PROPERTIES, cell["key"]

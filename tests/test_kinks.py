@@ -75,3 +75,37 @@ def test_a_wrong_value_at_the_tie_still_fails_under_any_one_sided():
     wrong = dataclasses.replace(SORT, function=_tie_reversing_sort(2.0).apply, kinks="any-one-sided")  # twice either side
     with pytest.raises(AssertionError, match="out of tolerance"):
         check_vjp_native(wrong, args=(X,), cotangents=(U,))
+
+
+def softplus_as_written(x: torch.Tensor) -> torch.Tensor:
+    """Softplus as public code writes it: autograd gives slope 1 at 0 (clamp's convention), 0.5 is true."""
+    return x.clamp(min=0) + torch.log1p(torch.exp(-x.abs()))
+
+
+def test_the_one_sided_differences_at_an_element_carry_no_rounding_of_large_outputs_elsewhere():
+    # u . f summed first, the thousands elsewhere left rounding of 1e-12 in every difference,
+    # 1e-6 after the step: more than the closeness allowed, so 0.5 at x = 0 was missed.
+    x = torch.tensor([0.0, 3742.6562698029607, -5708.885452364709, 1497.9249495809308], dtype=torch.float64)
+    u = torch.tensor([-0.1, 3.940952082278473, -3.904606826463774, -3.405977798609327], dtype=torch.float64)
+    left, right = one_sided_derivatives(softplus_as_written, (x,), 0, 0, (u,))
+    assert abs(left - -0.05) < 1e-9 and abs(right - -0.05) < 1e-9, (left, right)
+
+
+def test_the_formula_s_convention_at_its_kink_is_no_failure_where_the_function_has_the_true_slope():
+    class Softplus(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return softplus_as_written(x)
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return g * torch.sigmoid(x)
+
+    spec = FunctionSpec(name="softplus_as_written", function=Softplus.apply, reference=softplus_as_written,
+                        args=lambda dtype, device: tensors(dtype=dtype, device=device))
+    x = torch.tensor([[0.0, 3742.6562698029607], [0.0, -5708.885452364709]], dtype=torch.float64)
+    u = torch.tensor([[1.0351119625300644, 3.940952082278473], [-0.1, -3.904606826463774]], dtype=torch.float64)
+    verdict = check_vjp_native(spec, args=(x,), cotangents=(u,))
+    assert any("no one-sided derivative of its own forward" in note for note in verdict.notes), verdict.notes

@@ -54,11 +54,16 @@ DIM_NAMES = {"dim", "axis", "dims"}
 EPS_NAMES = {"eps", "epsilon"}
 LABEL_NAMES = {"labels", "label", "y_true", "classes"}
 TARGET_NAMES = {"target", "targets", "y"}  # a float tensor first (a regression loss), else labels
+LOSS_TARGET_NAMES = {"target", "targets"}
 BOOL_NAMES = {"keepdim", "keepdims", "training", "inplace", "causal", "descending", "largest", "sorted", "upper", "transpose"}
 INDEX_NAMES = {"index", "indices", "idx", "ids", "input_ids", "token_ids"}
 WEIGHT_NAMES = {"weight", "weights", "w", "W", "kernel"}
 # Floating inputs a Function commonly treats as constants: one its backward gives None for is
 # declared non-differentiable (never required to have a gradient).
+# Unannotated parameters without a default that name a scalar hyperparameter (a gradient
+# reversal's alpha, a distillation temperature): drawn as a Python float, as callers pass them.
+# Not gamma and beta: a normalization's weight and bias go by those names.
+HYPERPARAMETER_NAMES = {"alpha", "temperature", "tau", "lambd", "lambda_", "lam", "margin", "negative_slope", "label_smoothing", "smoothing"}
 CONSTANT_NAMES = TARGET_NAMES | LABEL_NAMES | {"y", "mask", "threshold", "thresholds", "scale", "scales", "zero_point", "noise"}
 
 EMPTY = inspect.Parameter.empty
@@ -108,7 +113,7 @@ def _classify(param: inspect.Parameter, schema_type: str | None) -> Param:
         return Param(name, "dim") if lowered in DIM_NAMES else Param(name, "constant", 1)
     if lowered in EPS_NAMES:
         return Param(name, "constant", 1e-5)
-    if "float" in ann:
+    if "float" in ann or (not ann and lowered in HYPERPARAMETER_NAMES):
         return Param(name, "constant", 0.5)
     if ann in ("str",):
         raise ValueError(f"parameter {name!r} is a str without a default")
@@ -216,7 +221,9 @@ def candidates(name: str, params: list[Param]) -> list[ArgsPlan]:
                 for min_dims, min_side in ((0, 0), (1, 1), (2, 1)):
                     sizes = f"min_dims={min_dims}, min_side={min_side}" if min_dims else ""
                     least = f" (at least {min_dims}-d)" if min_dims else ""
-                    if n >= 2:
+                    # A loss's target has its input's shape, as torch's losses demand (not a bare
+                    # y: often a second operand, broadcast like the first).
+                    if n >= 2 and not any(p.name.lower() in LOSS_TARGET_NAMES for p in targets):
                         outer = f"broadcastable_shapes({n}{', ' + sizes if sizes else ''})"
                         plans.append(ArgsPlan("broadcast", f"broadcastable shapes{least}{dims_text}{values}", _render(fn, params, outer, "drawn", lambda i, p: f"drawn[{i}]", "max(len(s) for s in drawn)", positive=positive, dim_drawn=dim_drawn), fn))
                     outer = f"shapes({sizes})"
@@ -328,15 +335,23 @@ def infer_args(name: str, function: Callable[..., Any], params: list[Param]) -> 
     tried = []
     accepted_with_nan = None
     pending = None  # (plan, examples, why): the forward accepts it, the backward raised
+    # A layer's weight and bias have the layer's shape, not the input's: where the backward
+    # refuses them in broadcast shapes (a LayerNorm's weight (d,)), the later families are tried
+    # too.  Elsewhere a backward that refuses broadcast shapes may be a missing reduction, a bug
+    # the gate must see: only larger sizes of the same family are tried.
+    layer = any(p.name in WEIGHT_NAMES or p.name == "bias" for p in params)
     for plan in candidates(name, params):
-        if pending is not None and plan.family != pending[0].family:
+        if pending is not None and plan.family != pending[0].family and not layer:
             continue
         examples = draws(plan.build()(torch.float64, torch.device("cpu")))
         ok, nan, why = _accepts(function, examples)
         if ok and not nan:
             raised = _backward_raises(function, examples)
             if not raised:
-                note = f"smaller shapes left out: the backward raised {pending[2]} on them" if pending else ""
+                note = ""
+                if pending is not None:
+                    left_out = "smaller shapes" if plan.family == pending[0].family else pending[0].description
+                    note = f"{left_out} left out: the backward raised {pending[2]} on them"
                 return plan, examples, note
             if pending is None:
                 pending = (plan, examples, raised)
