@@ -105,7 +105,6 @@ KNOWN_FALSE_ALARMS = {
     ("StableSoftplus", "vmap"): KINK_OF_THE_FORMULA,
     ("Softplus", "double_backward"): KINK_OF_THE_FORMULA,
     ("Softplus", "vmap"): KINK_OF_THE_FORMULA,
-    ("ReLU", "vjp_native"): "a real kink: the Function takes the other one-sided derivative than clamp_min's (kinks='reference' by default)",
     ("ReLU", "forward_ad"): KINK_OF_THE_FORMULA,
     ("ReLU", "double_backward"): KINK_OF_THE_FORMULA,
     ("ReLU", "vmap"): KINK_OF_THE_FORMULA,

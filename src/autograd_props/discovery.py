@@ -225,6 +225,9 @@ def _infer(item: Found, name: str, target: str) -> tuple[FunctionSpec, Inferred]
         args=plan.build(),
         dtypes=dtypes,
         non_differentiable=constants,
+        # The forward as written takes autograd's side at a kink (clamp_min(0) has slope 1 at 0):
+        # a convention of how it was written, not one the Function must share.
+        kinks="any-one-sided",
     )
     # Reproducers of a spec given as an object (check(), gate()) find it again by this source.
     object.__setattr__(spec, "_module", DISCOVER_PREFIX + target)

@@ -61,6 +61,7 @@ def spec_module(discovery) -> str:
         entry.append(f"        dtypes={_dtypes(spec.dtypes)},")
         if spec.non_differentiable:
             entry.append(f"        non_differentiable={tuple(spec.non_differentiable)!r},")
+        entry.append(f"        kinks={spec.kinks!r},  # at a kink, either one-sided derivative: the forward's side there is autograd's")
         entry.append(f"        # if vjp_native or vjp_finite_differences fails: {SURROGATE_HINT}")
         entry.append("    ),")
         specs += entry
