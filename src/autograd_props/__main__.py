@@ -131,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"autograd-props: {exc}", file=sys.stderr)
         return 4
     import pytest
+    from packaging.version import Version
 
     from autograd_props.plugin import gate_tests
 
@@ -145,17 +146,10 @@ def main(argv: list[str] | None = None) -> int:
     where += ["-W", "ignore::pytest.PytestAssertRewriteWarning"]
     # Where CI is set, pytest's short summary repeats each failure's whole message (reproducer
     # included) below the full one; one line per failing cell is enough there too.
-    if _pytest_version() >= (8, 4):
+    if Version(pytest.__version__) >= Version("8.4"):  # packaging: a dependency of pytest
         where += ["--force-short-summary"]
     funcs = [f"--funcs={s}" for s in sources]
     return int(pytest.main([str(gate_file), *where, *funcs, *pytest_args]))
-
-
-def _pytest_version() -> tuple[int, int]:
-    import pytest
-
-    major, minor = pytest.__version__.split(".")[:2]
-    return int(major), int("".join(ch for ch in minor if ch.isdigit()) or 0)
 
 
 if __name__ == "__main__":

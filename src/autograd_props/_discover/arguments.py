@@ -229,8 +229,11 @@ def candidates(name: str, params: list[Param]) -> list[ArgsPlan]:
                     outer = f"shapes({sizes})"
                     plans.append(ArgsPlan("same", f"one shape for every tensor{least}{dims_text}{values}", _render(fn, params, outer, "shape", lambda i, p: "shape", "len(shape)", positive=positive, dim_drawn=dim_drawn), fn))
             if not labelled and not indexed and n >= 2:
-                outer = "st.tuples(shapes(max_dims=2), st.integers(1, 5))"
-                plans.append(ArgsPlan("last_dim", f"x (..., d), every other tensor (d,){dims_text}{values}", _render(fn, params, outer, "p", lambda i, p: "(*p[0], p[1])" if i == 0 else "(p[1],)", "len(p[0]) + 1", positive=positive, dim_drawn=dim_drawn), fn))
+                # Then x of at least 2 dims: a layer whose weight gradient sums over the leading dims
+                # (a 1-d x has none) is meant for batches.
+                for lead, least in (("shapes(max_dims=2)", ""), ("shapes(min_dims=1, max_dims=2, min_side=1)", " (x at least 2-d)")):
+                    outer = f"st.tuples({lead}, st.integers(1, 5))"
+                    plans.append(ArgsPlan("last_dim", f"x (..., d){least}, every other tensor (d,){dims_text}{values}", _render(fn, params, outer, "p", lambda i, p: "(*p[0], p[1])" if i == 0 else "(p[1],)", "len(p[0]) + 1", positive=positive, dim_drawn=dim_drawn), fn))
                 for spatial, least in (("shapes(max_dims=2, min_side=1)", ""), ("shapes(min_dims=2, max_dims=2, min_side=1)", ", 2 spatial dims")):
                     outer = f"st.tuples(st.integers(1, 3), st.integers(1, 4), {spatial})"
                     plans.append(ArgsPlan("channels", f"x (n, c, ...{least}), every other tensor (c,){dims_text}{values}", _render(fn, params, outer, "p", lambda i, p: "(p[0], p[1], *p[2])" if i == 0 else "(p[1],)", "len(p[2]) + 2", positive=positive, dim_drawn=dim_drawn), fn))
