@@ -471,3 +471,14 @@ def test_an_infinity_where_the_truth_is_past_the_dtypes_range_is_the_exact_round
     for wrong in ([-math.inf, -math.inf, 2.0], [math.inf, -math.inf, math.inf]):
         with pytest.raises(AssertionError, match="out of tolerance"):
             assert_matches_truth(torch.tensor(wrong, dtype=dtype), native, truth, truth.abs(), tolerance=(0.0, 0.0), what="g")
+
+
+def test_a_zero_tensor_from_autograd_is_compared_as_zeros():
+    # sgn's derivative for real inputs is autograd's ZeroTensor (no storage): the comparison
+    # must read it as zeros, not raise "ZeroTensors are immutable" on the Function's behalf.
+    zero = torch._efficientzerotensor((3,), dtype=torch.float64)
+    assert zero._is_zerotensor()
+    assert assert_matches_truth(zero, zero, zero, torch.ones(3, dtype=torch.float64), tolerance=(1e-7, 1e-7), what="g").margin == 0.0
+    with pytest.raises(ToleranceError):
+        assert_matches_truth(zero, torch.ones(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64),
+                             torch.ones(3, dtype=torch.float64), tolerance=(1e-7, 1e-7), what="g")

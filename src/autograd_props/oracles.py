@@ -181,6 +181,13 @@ def _native_is_truth(n: torch.Tensor, t: torch.Tensor) -> bool:
 BLOCK = 2**16
 
 
+def _materialized(x: torch.Tensor) -> torch.Tensor:
+    """``x``, or a real tensor of zeros where it is autograd's ZeroTensor (the derivative of a
+    constant, as sgn's for real inputs): that has no storage, and the in-place arithmetic here
+    would raise "ZeroTensors are immutable" on the suite's behalf, not the Function's."""
+    return torch.zeros(x.shape, dtype=x.dtype) if x._is_zerotensor() else x
+
+
 def _margin_where_native_is_the_truth(
     g: torch.Tensor, t: torch.Tensor, tolerance: tuple[float, float], *, reference_may_fail: bool
 ) -> tuple[float, torch.Tensor | None]:
@@ -241,9 +248,7 @@ def assert_matches_truth(
     if got.numel() == 0:
         return Comparison(what, 0.0)
     rtol, atol = tolerance
-    g = got.detach().to("cpu", torch.float64)
-    n = native.detach().to("cpu", torch.float64)
-    t = truth.detach().to("cpu", torch.float64)
+    g, n, t = (_materialized(x.detach().to("cpu", torch.float64)) for x in (got, native, truth))
     if _native_is_truth(n, t) and coupled is None and not relative_elsewhere and not magnitude.any():
         margin, unjudged = _margin_where_native_is_the_truth(g, t, tolerance, reference_may_fail=reference_may_fail)
         if margin <= 1.0:
