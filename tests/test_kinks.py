@@ -11,7 +11,10 @@ import torch
 
 from autograd_props import FunctionSpec, tensors
 from autograd_props.kinks import classify, one_sided_derivatives
+from autograd_props.properties.double_backward import check_double_backward
+from autograd_props.properties.forward_ad import check_forward_ad
 from autograd_props.properties.vjp_native import check_vjp_native
+from autograd_props.properties.vmap import check_vmap
 
 TINY32 = torch.finfo(torch.float32).tiny  # the element next to the tie, far closer than any step
 
@@ -109,3 +112,72 @@ def test_the_formula_s_convention_at_its_kink_is_no_failure_where_the_function_h
     u = torch.tensor([[1.0351119625300644, 3.940952082278473], [-0.1, -3.904606826463774]], dtype=torch.float64)
     verdict = check_vjp_native(spec, args=(x,), cotangents=(u,))
     assert any("no one-sided derivative of its own forward" in note for note in verdict.notes), verdict.notes
+
+
+# --- every property reads kinks='any-one-sided': second derivatives, tangents, torch.func ----------
+
+class ReluZeroAtZero(torch.autograd.Function):
+    """relu with slope 0 at 0 (torch.relu's choice), against a reference written as clamp_min(0),
+    whose autograd slope at 0 is 1: both are one-sided derivatives there."""
+
+    generate_vmap_rule = True
+    AT_ZERO = 0.0  # the slope taken at 0
+
+    @staticmethod
+    def forward(x):
+        return x.clamp_min(0)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(inputs[0])
+        ctx.save_for_forward(inputs[0])
+
+    @classmethod
+    def _slope(cls, x):
+        return (x > 0).to(x.dtype) + cls.AT_ZERO * (x == 0).to(x.dtype)
+
+    @classmethod
+    def backward(cls, ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * cls._slope(x)
+
+    @classmethod
+    def jvp(cls, ctx, t):
+        (x,) = ctx.saved_tensors
+        return t * cls._slope(x)
+
+
+class ReluTwoAtZero(ReluZeroAtZero):
+    AT_ZERO = 2.0  # neither one-sided derivative (0 and 1): wrong at the kink
+
+
+def _relu_spec(function, kinks):
+    return FunctionSpec(name="relu_at_zero", function=function.apply, reference=lambda x: x.clamp_min(0), kinks=kinks,
+                        args=lambda dtype, device: tensors(dtype=dtype, device=device))
+
+
+RELU_X = torch.tensor([0.0, 1.5, -2.0, 0.0], dtype=torch.float64)
+RELU_U, RELU_V, RELU_W = (
+    torch.tensor(values, dtype=torch.float64) for values in ([0.5, 1.0, -1.0, -3.0], [1.25, -1.0, 2.0, 1e-6], [-0.7, 0.3, 1.0, 2.0])
+)
+KINK_READING_CHECKS = {  # each check of a property that reads kinks, on the example above
+    "forward_ad": lambda spec: check_forward_ad(spec, args=(RELU_X,), tangents=(RELU_V,), cotangents=(RELU_U,)),
+    "double_backward": lambda spec: check_double_backward(
+        spec, args=(RELU_X,), cotangents=(RELU_U,), directions=(RELU_V,), probes=(RELU_W, RELU_V)),
+    "vmap": lambda spec: check_vmap(spec, args=(RELU_X,), batched={0: torch.stack([RELU_X, RELU_X.roll(1)])}, cotangents=(RELU_U,)),
+}
+
+
+def test_the_other_one_sided_slope_passes_every_property_under_any_one_sided():
+    spec = _relu_spec(ReluZeroAtZero, "any-one-sided")
+    notes = [note for check in KINK_READING_CHECKS.values() for note in check(spec).notes]
+    for what in ("jvp of output 0", "second derivative w.r.t. cotangent 0", "fwd-over-rev", "torch.func.vjp", "torch.func.grad", "jacrev"):
+        assert any(what in note and "one-sided limits" in note for note in notes), (what, notes)
+
+
+@pytest.mark.parametrize("prop, failure", [("forward_ad", "jvp of output 0"), ("double_backward", "second derivative w.r.t. cotangent 0"),
+                                           ("vmap", "torch.func.vjp")])
+@pytest.mark.parametrize("function, kinks", [(ReluZeroAtZero, "reference"), (ReluTwoAtZero, "any-one-sided")])
+def test_the_default_rule_and_a_slope_no_side_has_still_fail(function, kinks, prop, failure):
+    with pytest.raises(AssertionError, match=failure):
+        KINK_READING_CHECKS[prop](_relu_spec(function, kinks))

@@ -30,7 +30,7 @@ import torch
 
 from autograd_props.harness import as_outputs, float64_cpu_args, vjp
 
-__all__ = ["KinkCall", "beside_the_point", "classify", "describe", "one_sided_derivatives"]
+__all__ = ["KinkCall", "beside_the_point", "classify", "describe", "one_sided_convention", "one_sided_derivatives"]
 
 STEP = 1e-6  # relative to max(1, |x|); one-sided second-order differences are exact on linear pieces
 BESIDE_ULPS = 4  # how far beside the point the reference's gradient is taken: off it, closer than any other kink
@@ -140,6 +140,56 @@ def _sides(left: float, right: float, got: float, truth: float, allowed: float) 
     close = lambda value, side: abs(value - side) <= max(allowed, 1e-6 * scale)
     takes_a_side = close(got, left) or close(got, right)
     return abs(left - right) > 1e-4 * scale, takes_a_side, takes_a_side and not (close(truth, left) or close(truth, right))
+
+
+def one_sided_convention(
+    spec: Any, exc: Any, quantity: Callable[[tuple[Any, ...]], torch.Tensor], args: Sequence[Any], positions: Sequence[int],
+    *, what: str,
+) -> str:
+    """For a spec with ``kinks="any-one-sided"``: a note saying the failing elements of ``exc`` (a
+    ToleranceError) take one-sided limits of the reference at kinks of its formula, if every one
+    does; "" otherwise (the failure stands).
+
+    ``quantity(args64)`` is the compared value computed from the reference in float64 (a second
+    derivative, a tangent, a Jacobian block).  Its limits are taken with every element of
+    ``args[positions]`` moved BESIDE_ULPS ulps down, and up: off the point, closer than any other
+    kink.  An element is a convention where the Function's value is one limit and either the limits
+    differ (relu's slope at 0 on the cotangent's side) or the reference's value at the point is
+    neither (softplus as clamp(min=0) + log1p(exp(-|x|)): its second derivative at 0 is autograd's
+    0 between limits of 0.25).  Property checks other than vjp_native use this; vjp_native has the
+    finer one-sided differences of the forward (``classify``).
+    """
+    if spec.kinks != "any-one-sided":
+        return ""
+    args64 = float64_cpu_args(args)
+    limits = []
+    try:
+        for toward in (-torch.inf, torch.inf):
+            moved = list(args64)
+            for p in positions:
+                if isinstance(moved[p], torch.Tensor) and moved[p].is_floating_point():
+                    for _ in range(BESIDE_ULPS):
+                        moved[p] = torch.nextafter(moved[p], torch.full_like(moved[p], toward))
+            limits.append(quantity(tuple(moved)).detach().to("cpu", torch.float64))
+    except (RuntimeError, NotImplementedError):  # the reference cannot be evaluated beside the point
+        return ""
+    left, right = limits
+    if left.shape != exc.got.shape:
+        return ""
+    failing = exc.failing
+    g, t, a, lo, hi = (v[failing] for v in (exc.got, exc.truth, exc.allowed, left, right))
+    # The limits are the reference's own float64 values, not differences: apart from rounding, the
+    # comparison's own tolerance tells two values apart (a jump of 1e-6 on a direction of 1e-6 is one).
+    near = a.maximum(1e-9 * (lo.abs() + hi.abs() + g.abs()))
+    close = lambda value, side: (value - side).abs() <= near
+    takes_a_side = close(g, lo) | close(g, hi)
+    jump = ~close(lo, hi)
+    reference_off = ~(close(t, lo) | close(t, hi))
+    accepted = takes_a_side & (jump | reference_off) & torch.isfinite(lo) & torch.isfinite(hi)
+    if not bool(accepted.all()):
+        return ""
+    return (f"{what}: elements at non-differentiable points of the reference's formula took one of its one-sided "
+            "limits there (kinks='any-one-sided')")
 
 
 def describe(calls: Sequence[KinkCall]) -> str:

@@ -13,13 +13,16 @@ import torch
 import torch.autograd.forward_ad as fwAD
 from hypothesis import strategies as st
 
+from autograd_props import kinks
 from autograd_props.cell import Cell
 from autograd_props.harness import (
     as_outputs,
     float64_args,
+    float64_cpu_args,
     of_inputs,
 )
 from autograd_props.oracles import (
+    ToleranceError,
     assert_matches_truth,
     assert_same_result,
     finite_difference_slope,
@@ -53,6 +56,18 @@ def _dual_tangents(fn, args, which, tangents) -> tuple[torch.Tensor, ...]:
         return tuple(torch.zeros_like(u.primal) if u.tangent is None else u.tangent for u in unpacked)
 
 
+def _reference_tangents(spec, args, which, tangents) -> tuple[torch.Tensor, ...]:
+    """The reference's tangents (without one, the Function's own: dual numbers, since torch.func
+    refuses classic-style Functions)."""
+    if not spec.has_reference:
+        return _dual_tangents(spec.reference, args, which, tangents)
+    outs, tangents_out = torch.func.jvp(of_inputs(spec.reference, args, which), tuple(args[i] for i in which), tangents)
+    # A tangent has its output's dtype; torch.func.jvp can break that (torch 2.13: a 0-d float32
+    # tensor divided by a Python float gets a float64 tangent), which is no fault of the Function
+    # compared with it.
+    return tuple(t.to(o.dtype) for t, o in zip(tangents_out, as_outputs(outs)))
+
+
 def check_forward_ad(
     spec: FunctionSpec,
     *,
@@ -77,18 +92,8 @@ def check_forward_ad(
         )
     got = _dual_tangents(spec.function, args, which, tangents)
     args64 = float64_args(args)
-    if spec.has_reference:
-        outs, native = torch.func.jvp(of_inputs(spec.reference, args, which), primals, tangents)
-        # A tangent has its output's dtype; torch.func.jvp can break that (torch 2.13: a 0-d
-        # float32 tensor divided by a Python float gets a float64 tangent), which is no fault
-        # of the Function compared with it.
-        native = tuple(n.to(o.dtype) for n, o in zip(native, as_outputs(outs)))
-        _, truth = torch.func.jvp(
-            of_inputs(spec.reference, args64, which), tuple(args64[i] for i in which), float64_args(tangents)
-        )
-    else:  # the Function's own float64 (dual numbers: torch.func refuses classic-style Functions)
-        native = _dual_tangents(spec.reference, args, which, tangents)
-        truth = _dual_tangents(spec.reference, args64, which, float64_args(tangents))
+    native = _reference_tangents(spec, args, which, tangents)
+    truth = _reference_tangents(spec, args64, which, float64_args(tangents))
     # A derivative at an infinite or NaN value is undefined: those elements are not compared.
     with torch.no_grad():
         defined = [torch.isfinite(o) for o in as_outputs(spec.reference(*args64))]
@@ -101,21 +106,28 @@ def check_forward_ad(
     jacobian = jacobian_magnitudes(spec.reference, args, which, cotangents=cotangents, tangents=tangents)
     magnitudes = jacobian.jvp
     tolerance = spec.tolerance(primals[0].dtype)
-    margins = []
+    margins, notes = [], []
     for k, (g, n, t, m) in enumerate(zip(got, native, truth, magnitudes)):
-        margins.append(assert_matches_truth(g, n, t, m, tolerance=tolerance, what=f"{spec.name} jvp of output {k}").margin)
-    notes = ()
+        what = f"{spec.name} jvp of output {k}"
+        try:
+            margins.append(assert_matches_truth(g, n, t, m, tolerance=tolerance, what=what).margin)
+        except ToleranceError as exc:
+            beside = lambda a64, k=k: where_defined(_reference_tangents(spec, a64, which, float64_cpu_args(tangents)))[k]
+            convention = kinks.one_sided_convention(spec, exc, beside, args, which, what=what)
+            if not convention:
+                raise
+            notes.append(convention)
     if spec.supports_functorch:
         _, transformed = torch.func.jvp(custom, primals, tangents)
         for k, (f, g, m) in enumerate(zip(where_defined(transformed), got, magnitudes)):
             margins.append(assert_same_result(f, g, m, tolerance=tolerance, what=f"{spec.name} torch.func.jvp tangent of output {k}").margin)
     else:
-        notes = ("classic-style Function: checked with dual numbers (torch.func.jvp refuses it, as PyTorch does every Function without setup_context)",)
+        notes.append("classic-style Function: checked with dual numbers (torch.func.jvp refuses it, as PyTorch does every Function without setup_context)")
     if primals[0].dtype == torch.float64 and not spec.surrogate_gradient:
         analytic = sum(float((u * g).sum()) for u, g in zip(float64_args(cotangents), got))
         result = finite_difference_slope(spec.function, args, which, cotangents, tangents, analytic, sensitivities=jacobian.vjp)
         margins.append(result.check(f"{spec.name}: u.(J v) from jvp"))
-    return Verdict(tuple(margins), notes)
+    return Verdict(tuple(margins), tuple(notes))
 
 
 def _draw(cell: Cell, data: st.DataObject) -> dict[str, Any]:
