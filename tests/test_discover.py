@@ -53,6 +53,17 @@ def test_discovery_finds_every_function_and_infers_all_it_can():
     assert "integer labels" in families["CrossEntropy"] and "dims()" in families["Softmax"]
 
 
+def test_complex_dtypes_are_drawn_for_a_function_whose_code_takes_conjugates_only():
+    real = {s.name: s for s in discover(PACKAGE)}
+    assert not any(d.is_complex for s in real.values() for d in s.dtypes)
+    written_for_complex = {s.name: s for s in discover("tests.corpus.planted_complex_bugs")}
+    # the missing conj() is in an override: the base class it derives from takes conjugates
+    assert set(written_for_complex) == {"ComplexMulMissingConj", "ComplexAbsWirtinger"}
+    for spec in written_for_complex.values():
+        assert {torch.complex128, torch.complex64} <= set(spec.dtypes), spec.dtypes
+        assert any("complex dtypes drawn too" in note for note in spec.inference_notes)
+
+
 def test_a_path_and_a_module_name_find_the_same_functions():
     by_name = {f.name for f in discover(PACKAGE).found}
     assert {f.name for f in discover(str(ROOT / "tests" / "discoverable")).found} == by_name

@@ -27,16 +27,15 @@ SURROGATES = {"ReverseLayer", "GradReverse"}
 VJP = {"vjp_native", "vjp_finite_differences"}
 BACKWARD_VALUE = {"double_backward", "vmap", "special_values", "extreme_values", "unused_outputs"}
 
-# Every property, in float64, where the reference is compared most tightly: the other dtypes of
-# these Functions are the built-in gate's and the corpus's (with their hand-written specs), and
-# what is new here, the inferred arguments and reference, is the same in every dtype.
-TWIN_OPTIONS = ("-n", "2", "-k", "float64")
+# Every property, in float64 (complex128 for the Functions written for complex tensors), where the
+# reference is compared most tightly: the other dtypes of these Functions are the built-in gate's
+# and the corpus's (with their hand-written specs), and what is new here, the inferred arguments
+# and reference, is the same in every dtype.
+TWIN_OPTIONS = ("-n", "2", "-k", "float64 or complex128")
 
 BEYOND_INFERENCE = {
     "DROPS_PARTIAL_CHUNK": "rows past the last full chunk of 4,096: only large sizes draw them (the spec's sizes='large')",
     "TWO_BUGS": "its forward crashes on a negative dim, so no argument family is accepted: not inferred",
-    "COMPLEX_MUL_MISSING_CONJ": "a conj() missing shows on complex tensors; discovery draws real ones",
-    "COMPLEX_ABS_WIRTINGER": "a conj() missing shows on complex tensors; discovery draws real ones",
     "UNSTABLE_FORWARD": "a forward bug: the forward is its own reference",
     "KINK_SUBGRADIENT": "at a kink the reference is the forward's own autograd derivative: relu as clamp_min(0) has 1 at 0, as the mutant",
     "FORGETS_MARK_DIRTY": "an in-place Function needs a spec's in_place=; discovery gives it no reference (the forward modifies a leaf)",
@@ -99,8 +98,10 @@ def test_each_inferred_mutant_is_caught_by_its_property(mutant_runs, name):
 # there: every property judges such elements by the reference's one-sided limits (kinks.py,
 # kinks='any-one-sided' in inferred specs), so the twins with kinks are off this list.
 KNOWN_FALSE_ALARMS = {
-    ("Log1mexp", "double_backward"): "its domain (x > 0, from 2^-20) is not inferred: at x = 2.2e-308 the second "
-    "derivative -1/x^2 overflows float64 in the Function's order of products (NaN), not in the formula's (-1)",
+    # True of the code, outside the domain its hand-written spec declares (x >= 2^-20), which
+    # inference cannot know: at x = 2.2e-308 the second derivative -1/x^2 overflows float64 in the
+    # Function's order of products (NaN), not in the forward's formula (-1, the float64 truth).
+    ("Log1mexp", "double_backward"): "outside its declared domain: an overflow its spec excludes",
 }
 # A surrogate's backward, and its jvp rule where it has one, differ from the derivative by design.
 SURROGATE_PROPERTIES = VJP | BACKWARD_VALUE | {"forward_ad"}

@@ -18,6 +18,7 @@ defines, and infers a :class:`~autograd_props.FunctionSpec` for each.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import re
 from collections.abc import Callable
 from typing import Any
@@ -29,7 +30,7 @@ from autograd_props._discover.finding import Found, TargetError, find, modules_o
 from autograd_props._discover.forward_reference import forward_reference, judge
 from autograd_props._discover.stand_in_ctx import StandInCtx
 from autograd_props.loading import DISCOVER_PREFIX
-from autograd_props.spec import FLOATING_DTYPES, FunctionSpec, defines_setup_context
+from autograd_props.spec import COMPLEX_DTYPES, FLOATING_DTYPES, FunctionSpec, defines_setup_context
 
 __all__ = ["DISCOVER_PREFIX", "Discovery", "NotInferred", "SURROGATE_HINT", "TargetError", "discover", "forward_reference"]
 
@@ -173,10 +174,34 @@ def _constants(function: Callable[..., Any], example: tuple, names: list[str]) -
     return tuple(i for i, g in zip(candidates, grads) if g is None)
 
 
-def _dtypes(function: Callable[..., Any], example: tuple) -> tuple[tuple[torch.dtype, ...], list[str]]:
-    """The floating dtypes the forward runs in (float64 always: the oracles need it)."""
+# What a Function written for complex tensors says in its code: a real Function has no use for
+# conjugates or real and imaginary parts, and a complex one needs them (PyTorch's gradient of a
+# complex function is the conjugate Wirtinger derivative).
+COMPLEX_WORDS = re.compile(r"\bconj\b|\.conj_physical\b|\.real\b|\.imag\b|\bis_complex\b|\bview_as_real\b|\bview_as_complex\b")
+
+
+def _written_for_complex(item: Found) -> bool:
+    """Whether the Function's own code (its class and the user's classes it derives from)
+    handles complex tensors."""
+    if item.kind != "function":
+        return False
+    for cls in item.obj.__mro__:
+        if cls.__module__.startswith("torch"):
+            continue
+        try:
+            source = inspect.getsource(cls)
+        except (OSError, TypeError):
+            continue
+        if COMPLEX_WORDS.search(source):
+            return True
+    return False
+
+
+def _dtypes(function: Callable[..., Any], example: tuple, complex_too: bool) -> tuple[tuple[torch.dtype, ...], list[str]]:
+    """The floating dtypes the forward runs in (float64 always: the oracles need it), and the
+    complex ones for a Function written for them."""
     kept, dropped = [torch.float64], []
-    for dtype in FLOATING_DTYPES[1:]:
+    for dtype in FLOATING_DTYPES[1:] + (COMPLEX_DTYPES if complex_too else ()):
         args = tuple(a.to(dtype) if isinstance(a, torch.Tensor) and a.is_floating_point() else a for a in example)
         try:
             with torch.no_grad():
@@ -205,7 +230,8 @@ def _infer(item: Found, name: str, target: str) -> tuple[FunctionSpec, Inferred]
     differentiable = [i for i, a in enumerate(example) if isinstance(a, torch.Tensor) and a.is_floating_point() and i not in constants]
     reference = forward_reference(item.obj)
     reference_note = judge(reference, function, examples[:8], differentiable) or ""
-    dtypes, dropped = _dtypes(function, example)
+    complex_too = _written_for_complex(item)
+    dtypes, dropped = _dtypes(function, example, complex_too)
     notes = [f"inferred from {item.where}: arguments {plan.description}"]
     notes.append(
         f"reference: none, {reference_note}: judged by finite differences and self-consistency"
@@ -216,6 +242,8 @@ def _infer(item: Found, name: str, target: str) -> tuple[FunctionSpec, Inferred]
         notes.append(args_note)
     if constants:
         notes.append("treated as constants (the backward gives them no gradient): " + ", ".join(names[i] for i in constants))
+    if complex_too:
+        notes.append("written for complex tensors (conj, real or imag parts in its code): complex dtypes drawn too")
     if dropped:
         notes.append("dtypes the forward refuses, not checked: " + ", ".join(dropped))
     spec = FunctionSpec(
