@@ -181,3 +181,47 @@ def test_the_other_one_sided_slope_passes_every_property_under_any_one_sided():
 def test_the_default_rule_and_a_slope_no_side_has_still_fail(function, kinks, prop, failure):
     with pytest.raises(AssertionError, match=failure):
         KINK_READING_CHECKS[prop](_relu_spec(function, kinks))
+
+
+def clip_as_written(x: torch.Tensor) -> torch.Tensor:
+    """A clip to [0, 1] in the index-assignment style public code uses: slope 1 at both bounds under autograd."""
+    out = x.clone()
+    out[x < 0] = 0
+    out[x > 1] = 1
+    return out
+
+
+class ClipZeroOne(torch.autograd.Function):
+    """The clip with a backward of 0 at both bounds, the other side of each."""
+
+    AT_BOUNDS = 0.0
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return clip_as_written(x)
+
+    @classmethod
+    def backward(cls, ctx, g):
+        (x,) = ctx.saved_tensors
+        grad = g.clone()
+        grad[(x <= 0) | (x >= 1)] = 0
+        return grad + cls.AT_BOUNDS * g * ((x == 0) | (x == 1))
+
+
+class ClipHalfAtBounds(ClipZeroOne):
+    AT_BOUNDS = 0.5  # neither side (0 or 1)
+
+
+@pytest.mark.parametrize("function, passes", [(ClipZeroOne, True), (ClipHalfAtBounds, False)])
+def test_a_jump_along_a_small_cotangent_is_a_kink(function, passes):
+    # along u = 1e-5 a slope's jump of 1 is a jump of 1e-5, read as none while the scale had a floor of 1
+    spec = FunctionSpec(name="clip01", function=function.apply, reference=clip_as_written, kinks="any-one-sided",
+                        args=lambda dtype, device: tensors(dtype=dtype, device=device))
+    x = torch.tensor([1.0, 1.0, 0.0, 0.5], dtype=torch.float64)
+    u = torch.tensor([1e-5, -7e-5, 1e-5, 1.0], dtype=torch.float64)
+    if passes:
+        check_vjp_native(spec, args=(x,), cotangents=(u,))
+    else:
+        with pytest.raises(AssertionError, match="out of tolerance"):
+            check_vjp_native(spec, args=(x,), cotangents=(u,))

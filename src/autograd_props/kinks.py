@@ -136,7 +136,9 @@ def classify(
 
 def _sides(left: float, right: float, got: float, truth: float, allowed: float) -> tuple[bool, bool, bool]:
     """(a kink: left and right differ; the Function's value is one of them; it is and the reference's is neither)."""
-    scale = abs(left) + abs(right) + abs(got) + 1.0
+    # The derivatives' own size, with no floor: along a cotangent of 1e-5 a slope's jump of 1 is a
+    # jump of 1e-5 (a floor of 1 read it as none); the differences' rounding is relative to it too.
+    scale = abs(left) + abs(right) + abs(got)
     close = lambda value, side: abs(value - side) <= max(allowed, 1e-6 * scale)
     takes_a_side = close(got, left) or close(got, right)
     return abs(left - right) > 1e-4 * scale, takes_a_side, takes_a_side and not (close(truth, left) or close(truth, right))
