@@ -103,7 +103,8 @@ class FunctionSpec:
             multiples, where a last partial chunk is.
         kinks: at a non-differentiable point, ``"reference"`` (default) requires the reference's
             derivative, as a drop-in replacement must give; ``"any-one-sided"`` also accepts
-            either one-sided derivative there (the failure names the convention otherwise).
+            either one-sided derivative there (the failure names the convention otherwise), in
+            first and second derivatives, tangents and torch.func transforms alike.
 
     Example::
 
