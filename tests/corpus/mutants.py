@@ -81,6 +81,10 @@ MUTANTS: dict[str, Mutant] = {
     "DETACHES_SAVED": _mutant("square", capability.SquareDetachesSaved, "detached saved tensor", "square backward detaches x: double backward zero", {"double_backward"}),
     "SAVES_INTERMEDIATE": _mutant("softplus", capability.SoftplusSavesSigmoid, "saved intermediate", "softplus saves sigmoid(x): double backward wrong", {"double_backward"}),
     "WRONG_JVP": _mutant("softplus", capability.SoftplusWrongJvp, "wrong jvp", "softplus jvp uses sigmoid(-x)", {"forward_ad"}),
+    # Right when the inputs do not require grad, as forward mode was drawn before (a classic-style
+    # Function: torch.func.jvp, which would also refuse NumPy, does not run it); fwd-over-rev runs
+    # the jvp on leaves that require grad too.
+    "JVP_ONLY_WITHOUT_GRAD": _mutant("classic_softplus_numpy_jvp", capability.ClassicSoftplusNumpyJvpNotDetached, "jvp raises while recording", "classic softplus jvp calls .numpy() on its saved input, which raises when the inputs require grad", {"forward_ad"}, {"double_backward"}),
     # A forward that crashes breaks every property that calls it; both bugs must be reported.
     "TWO_BUGS": _mutant("softmax", value.SoftmaxTwoBugs, "two independent bugs", "softmax forward crashes on a negative dim; backward drops the sum term", {"vjp_native"}, ALL, bugs=2),
     # The second backward sees the slope already scaled; double backward differentiates a slope

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from funcs.square import Square
+from tests.corpus.real_style_twins import ClassicSoftplusNumpyJvp, numpy_sigmoid
 from tests.corpus.softplus_correct import Softplus
 
 
@@ -37,6 +38,14 @@ class SoftplusWrongJvp(Softplus):
     def jvp(ctx, x_tangent):
         (x,) = ctx.saved_tensors
         return x_tangent * torch.sigmoid(-x)  # sign inside the sigmoid lost
+
+
+class ClassicSoftplusNumpyJvpNotDetached(ClassicSoftplusNumpyJvp):
+    @staticmethod
+    def jvp(ctx, x_tangent):
+        (x,) = ctx.saved_tensors
+        # .numpy() raises on x when the inputs also require grad (the twin detaches first)
+        return x_tangent * torch.from_numpy(numpy_sigmoid(x)).to(x)
 
 
 class SoftplusWrongVmapRule(Softplus):

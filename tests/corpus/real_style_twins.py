@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from hypothesis import strategies as st
@@ -430,8 +431,37 @@ def _past_exp_overflow(dtype: torch.dtype, device: torch.device):
 
 EXP_PAST_OVERFLOW = dataclasses.replace(EXP, name="exp_past_overflow", args=_past_exp_overflow)
 
+# --- classic style with a jvp whose slope comes from NumPy (detached first) ------------------------
+class ClassicSoftplusNumpyJvp(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        ctx.save_for_forward(x)
+        return x.clamp(min=0) + torch.log1p(torch.exp(-x.abs()))
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        return grad_output * torch.sigmoid(x)
+
+    @staticmethod
+    def jvp(ctx, x_tangent):
+        (x,) = ctx.saved_tensors
+        return x_tangent * torch.from_numpy(numpy_sigmoid(x.detach())).to(x)
+
+
+def numpy_sigmoid(x: torch.Tensor) -> np.ndarray:
+    """sigmoid(x) in float64 NumPy (tanh's form: no overflow), as NumPy-backed kernels compute it."""
+    return np.asarray(0.5 * (1.0 + np.tanh(0.5 * x.double().cpu().numpy())))
+
+
+CLASSIC_SOFTPLUS_NUMPY_JVP = FunctionSpec(
+    name="classic_softplus_numpy_jvp", function=ClassicSoftplusNumpyJvp.apply, reference=F.softplus, args=_one
+)
+
 SPECS = [
     CLASSIC_SOFTPLUS,
+    CLASSIC_SOFTPLUS_NUMPY_JVP,
     REVERSE_LAYER,
     WHERE_REFERENCE,
     MULTI_MARGIN,

@@ -20,7 +20,9 @@ from autograd_props.harness import (
     float64_args,
     float64_cpu_args,
     of_inputs,
+    with_grad,
 )
+from autograd_props.messages import first_line
 from autograd_props.oracles import (
     ToleranceError,
     assert_matches_truth,
@@ -68,6 +70,20 @@ def _reference_tangents(spec, args, which, tangents) -> tuple[torch.Tensor, ...]
     return tuple(t.to(o.dtype) for t, o in zip(tangents_out, as_outputs(outs)))
 
 
+def _tangents_while_recording(spec, args, which, tangents) -> tuple[torch.Tensor, ...]:
+    """The Function's tangents with its inputs also requiring grad, as training code runs forward
+    mode (a Hessian-vector product, jacfwd over a model): its jvp then sees saved tensors that
+    require grad, on which NumPy, in-place updates and ``.data`` writes raise or go wrong."""
+    try:
+        tangents_out = _dual_tangents(spec.function, with_grad(args, which), which, tangents)
+    except Exception as exc:  # whatever the jvp raises is the finding
+        raise AssertionError(
+            f"{spec.name}: forward-mode AD raised when the inputs also require grad (it runs when they do not): "
+            f"{type(exc).__name__}: {first_line(exc)}"
+        ) from None
+    return tuple(t.detach() for t in tangents_out)
+
+
 def check_forward_ad(
     spec: FunctionSpec,
     *,
@@ -91,6 +107,7 @@ def check_forward_ad(
             f"{spec.name}: {spec.function_label} defines no jvp, yet forward-mode AD returned tangents instead of raising"
         )
     got = _dual_tangents(spec.function, args, which, tangents)
+    recording = _tangents_while_recording(spec, args, which, tangents)
     args64 = float64_args(args)
     native = _reference_tangents(spec, args, which, tangents)
     truth = _reference_tangents(spec, args64, which, float64_args(tangents))
@@ -101,7 +118,7 @@ def check_forward_ad(
     def where_defined(xs):
         return tuple(None if x is None else torch.where(d.to(x.device), x, torch.zeros_like(x)) for d, x in zip(defined, xs))
 
-    got, native, truth = where_defined(got), where_defined(native), where_defined(truth)
+    got, native, truth, recording = where_defined(got), where_defined(native), where_defined(truth), where_defined(recording)
     # One Jacobian for both: the jvp magnitudes here, |J|^T |u| for the finite differences below.
     jacobian = jacobian_magnitudes(spec.reference, args, which, cotangents=cotangents, tangents=tangents)
     magnitudes = jacobian.jvp
@@ -117,6 +134,9 @@ def check_forward_ad(
             if not convention:
                 raise
             notes.append(convention)
+    for k, (r, g, m) in enumerate(zip(recording, got, magnitudes)):
+        what = f"{spec.name} jvp of output {k} with the inputs also requiring grad, against the same without"
+        margins.append(assert_same_result(r, g, m, tolerance=tolerance, what=what).margin)
     if spec.supports_functorch:
         _, transformed = torch.func.jvp(custom, primals, tangents)
         for k, (f, g, m) in enumerate(zip(where_defined(transformed), got, magnitudes)):
