@@ -1,6 +1,6 @@
 """The compile property: a cell's examples share one compiled function (an example whose guards
 hold compiles nothing), the cache is reset per cell and before dynamo's recompile limit, and an
-example where no compiled graph ran fails, first example or later."""
+example where no compiled graph ran is noted (its results are eager's), first example or later."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from autograd_props.properties import compile as compile_property
-from autograd_props.properties.compile import RECOMPILES_BEFORE_RESET, check_compile
+from autograd_props.properties.compile import RAN_EAGERLY, RECOMPILES_BEFORE_RESET, check_compile
 from funcs.square import SPEC as SQUARE
 from funcs.square import Square
 
@@ -54,8 +54,9 @@ def _eager_for_vectors(x):
     return EagerOnlySquare.apply(x) if x.dim() == 1 else Square.apply(x)
 
 
-def test_an_example_where_no_compiled_graph_ran_fails_also_after_one_that_compiled():
+def test_an_example_where_no_compiled_graph_ran_is_noted_also_after_one_that_compiled():
+    # dynamo leaving the Function to eager is no wrong result (issue 40: a false alarm before)
     spec = dataclasses.replace(SQUARE, function=_eager_for_vectors, function_class=EagerOnlySquare)
-    check_compile(spec, **_example(3, 4))  # compiled, and its graph ran
-    with pytest.raises(AssertionError, match="ran no compiled graph"):  # the same cell, all eager
-        check_compile(spec, **_example(3))
+    assert check_compile(spec, **_example(3, 4)).notes == ()  # compiled, and its graph ran
+    eager = check_compile(spec, **_example(3))  # the same cell, all eager
+    assert eager.notes == (RAN_EAGERLY,) and eager.margins  # compared with eager all the same

@@ -459,6 +459,33 @@ CLASSIC_SOFTPLUS_NUMPY_JVP = FunctionSpec(
     name="classic_softplus_numpy_jvp", function=ClassicSoftplusNumpyJvp.apply, reference=F.softplus, args=_one
 )
 
+# --- a Function kept out of torch.compile by its wrapper (torch.compiler.disable, as code around
+# custom kernels does): compile runs it eagerly, with eager's results ----------------------------
+class SquareKernel(torch.autograd.Function):
+    @staticmethod
+    def forward(x):
+        return x * x
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(inputs[0])
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        return 2 * x * grad_output
+
+
+@torch.compiler.disable
+def square_kept_out_of_compile(x):
+    return SquareKernel.apply(x)
+
+
+SQUARE_KEPT_OUT_OF_COMPILE = FunctionSpec(
+    name="square_kept_out_of_compile", function=square_kept_out_of_compile, function_class=SquareKernel,
+    reference=torch.square, args=_one,
+)
+
 SPECS = [
     CLASSIC_SOFTPLUS,
     CLASSIC_SOFTPLUS_NUMPY_JVP,
@@ -475,6 +502,7 @@ SPECS = [
     BROADCAST_MUL,
     REVERSE_SORT,
     EXP_PAST_OVERFLOW,
+    SQUARE_KEPT_OUT_OF_COMPILE,
 ]
 
 # What each twin's report must show: (property, a phrase of the note its passing examples carry).
@@ -487,6 +515,7 @@ NOTES = {
     "squared_relu_saves_output": ("extreme_values", "gradient not judged where it depends on a non-finite output"),
     "sum_of_squares": ("special_values", "gradient not judged where it depends on a non-finite output"),
     "broadcast_mul": ("gradient_contract", "which autograd sums to its input's"),
+    "square_kept_out_of_compile": ("compile", "ran no compiled graph"),
     "reformer_reverse_sort": ("memory", "integer or boolean inputs kept on ctx as attributes (sorted_idx)"),
     "exp_past_overflow": ("unused_outputs", "where native gives NaN for zero ones"),
 }
