@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import pytest
 import torch
 
 from autograd_props.properties import compile as compile_property
