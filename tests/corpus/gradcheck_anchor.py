@@ -73,6 +73,9 @@ _INPUTS: dict[str, Callable[[torch.Generator], tuple[Any, ...]]] = {
     "log_softmax_temperature": lambda g: (_randn(g, 3, 4), Keywords(dim=0, temperature=0.5)),
     "reformer_reverse_sort": lambda g: _reverse_sort_inputs(g),
     "exp_past_overflow": lambda g: (_randn(g, 3, 4),),
+    "classic_softplus_numpy_jvp": lambda g: (_randn(g, 3, 4),),
+    "square_kept_out_of_compile": lambda g: (_randn(g, 3, 4),),
+    "square_when_recording": lambda g: (_randn(g, 3, 4),),
 }
 
 

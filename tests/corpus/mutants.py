@@ -97,6 +97,13 @@ MUTANTS: dict[str, Mutant] = {
     "ASSIGNS_REPEATED_IDS": _mutant("embedding", kind.EmbeddingAssignsRepeatedIds, "repeated indices assigned", "embedding backward assigns rows, so a repeated id keeps one gradient", VJP, BACKWARD_VALUE),
     # Without mark_dirty a loss on the modified input misses the scaling: every gradient check sees it.
     "FORGETS_MARK_DIRTY": _mutant("scale_in_place", kind.ScaleInPlaceForgetsMarkDirty, "mark_dirty forgotten", "in-place scale without ctx.mark_dirty", {"gradient_contract"}, VJP | BACKWARD_VALUE | {"compile"}),
+    # A wrapper's path around its Function (taken when nothing requires grad) is what inference,
+    # evaluation and forward mode run: its values must be the Function's.
+    "WRAPPER_PATH_DIFFERS": Mutant(
+        dataclasses.replace(TWINS["square_when_recording"], function=kind.square_when_recording_wrong_path),
+        TWINS["square_when_recording"], "wrapper path wrong", "a checkpoint-style wrapper's path around the Function computes x * |x|",
+        frozenset({"forward", "forward_ad"}), frozenset({"vjp_finite_differences", "special_values", "extreme_values", "vmap"}),
+    ),
     # No reference: the other dtypes are compared with the Function's own float64, which has the
     # same bug, so only the forward's own slope (finite differences) can see it.
     "NO_REFERENCE_WRONG_BACKWARD": _mutant("log1mexp", kind.Log1mexpLargeXSlope, "wrong backward, no reference", "log1mexp backward uses exp(-x), its large-x limit", {"vjp_finite_differences"}, BACKWARD_VALUE),

@@ -14,7 +14,7 @@ from funcs.log1mexp import Log1mexp
 from funcs.scale_in_place import ScaleInPlace
 from funcs.sincos import SinCos
 from funcs.sort import Sort
-from tests.corpus.real_style_twins import LogSoftmaxTemperature
+from tests.corpus.real_style_twins import LogSoftmaxTemperature, SquareKernel
 
 
 class SinCosAssumesBothGrads(SinCos):
@@ -80,3 +80,12 @@ class LogSoftmaxTemperatureUnscaled(LogSoftmaxTemperature):
 
 def log_softmax_temperature_unscaled(x, dim=-1, temperature=1.0):
     return LogSoftmaxTemperatureUnscaled.apply(x, dim, temperature)
+
+
+def square_when_recording_wrong_path(x):
+    """square_when_recording whose path around the Function (taken when nothing requires grad)
+    squares the magnitude only: wrong for negative x wherever autograd does not record."""
+    if torch.is_grad_enabled() and x.requires_grad:
+        return SquareKernel.apply(x)
+    return x * x.abs()
+

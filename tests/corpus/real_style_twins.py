@@ -486,6 +486,18 @@ SQUARE_KEPT_OUT_OF_COMPILE = FunctionSpec(
     reference=torch.square, args=_one,
 )
 
+# --- a wrapper that calls the Function only when autograd records (checkpoint helpers skip it when
+# nothing requires grad): vmap and forward mode on plain tensors take the other path ------------
+def square_when_recording(x):
+    if torch.is_grad_enabled() and x.requires_grad:
+        return SquareKernel.apply(x)
+    return x * x  # nothing will call backward: no need for the Function
+
+
+SQUARE_WHEN_RECORDING = FunctionSpec(
+    name="square_when_recording", function=square_when_recording, function_class=SquareKernel, reference=torch.square, args=_one
+)
+
 SPECS = [
     CLASSIC_SOFTPLUS,
     CLASSIC_SOFTPLUS_NUMPY_JVP,
@@ -503,6 +515,7 @@ SPECS = [
     REVERSE_SORT,
     EXP_PAST_OVERFLOW,
     SQUARE_KEPT_OUT_OF_COMPILE,
+    SQUARE_WHEN_RECORDING,
 ]
 
 # What each twin's report must show: (property, a phrase of the note its passing examples carry).
@@ -516,6 +529,7 @@ NOTES = {
     "sum_of_squares": ("special_values", "gradient not judged where it depends on a non-finite output"),
     "broadcast_mul": ("gradient_contract", "which autograd sums to its input's"),
     "square_kept_out_of_compile": ("compile", "ran no compiled graph"),
+    "square_when_recording": ("vmap", "a wrapper that goes around it"),
     "reformer_reverse_sort": ("memory", "integer or boolean inputs kept on ctx as attributes (sorted_idx)"),
     "exp_past_overflow": ("unused_outputs", "where native gives NaN for zero ones"),
 }
