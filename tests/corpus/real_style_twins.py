@@ -432,17 +432,11 @@ def _past_exp_overflow(dtype: torch.dtype, device: torch.device):
 EXP_PAST_OVERFLOW = dataclasses.replace(EXP, name="exp_past_overflow", args=_past_exp_overflow)
 
 # --- classic style with a jvp whose slope comes from NumPy (detached first) ------------------------
-class ClassicSoftplusNumpyJvp(torch.autograd.Function):
+class ClassicSoftplusNumpyJvp(ClassicSoftplus):
     @staticmethod
     def forward(ctx, x):
-        ctx.save_for_backward(x)
         ctx.save_for_forward(x)
-        return x.clamp(min=0) + torch.log1p(torch.exp(-x.abs()))
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        (x,) = ctx.saved_tensors
-        return grad_output * torch.sigmoid(x)
+        return ClassicSoftplus.forward(ctx, x)
 
     @staticmethod
     def jvp(ctx, x_tangent):
