@@ -39,6 +39,7 @@ BEYOND_INFERENCE = {
     "UNSTABLE_FORWARD": "a forward bug: the forward is its own reference",
     "KINK_SUBGRADIENT": "at a kink the reference is the forward's own autograd derivative: relu as clamp_min(0) has 1 at 0, as the mutant",
     "FORGETS_MARK_DIRTY": "an in-place Function needs a spec's in_place=; discovery gives it no reference (the forward modifies a leaf)",
+    "WRAPPER_PATH_DIFFERS": "the bug is in a wrapper's path around the Function; discovery checks the Function itself",
 }
 
 
