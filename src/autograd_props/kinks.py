@@ -29,8 +29,9 @@ import numpy as np
 import torch
 
 from autograd_props.harness import as_outputs, float64_cpu_args, vjp
+from autograd_props.oracles import ToleranceError
 
-__all__ = ["KinkCall", "beside_the_point", "classify", "describe", "one_sided_convention", "one_sided_derivatives"]
+__all__ = ["KinkCall", "beside_the_point", "classify", "describe", "judged_at_kinks", "one_sided_convention", "one_sided_derivatives"]
 
 STEP = 1e-6  # relative to max(1, |x|); one-sided second-order differences are exact on linear pieces
 BESIDE_ULPS = 4  # how far beside the point the reference's gradient is taken: off it, closer than any other kink
@@ -192,6 +193,23 @@ def one_sided_convention(
         return ""
     return (f"{what}: elements at non-differentiable points of the reference's formula took one of its one-sided "
             "limits there (kinks='any-one-sided')")
+
+
+def judged_at_kinks(
+    compare: Callable[[], Any], spec: Any, beside: Callable[[tuple[Any, ...]], torch.Tensor], args: Sequence[Any],
+    positions: Sequence[int], *, what: str, notes: list[str],
+) -> Any:
+    """``compare()``'s result; None, with the note added to ``notes``, where it fails only at
+    elements whose values are one-sided limits of the reference (:func:`one_sided_convention`,
+    ``beside`` its ``quantity``)."""
+    try:
+        return compare()
+    except ToleranceError as exc:
+        convention = one_sided_convention(spec, exc, beside, args, positions, what=what)
+        if not convention:
+            raise
+        notes.append(convention)
+        return None
 
 
 def describe(calls: Sequence[KinkCall]) -> str:

@@ -11,6 +11,7 @@ support forward mode through its backward (fwd-over-rev, gradcheck's ``check_fwd
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import torch
@@ -133,8 +134,6 @@ def _judge_double_backward(
     )
     magnitudes = sizes.vjp
     own64 = None
-    # beside a kink, on the CPU as kinks takes the reference there
-    cotangents64, directions64 = float64_cpu_args(cotangents), float64_cpu_args(directions)
     margins = []
     for k, (position, g, m) in enumerate(zip(wrt, got, magnitudes)):
         tolerance = spec.tolerance(everything[position].dtype)
@@ -144,14 +143,12 @@ def _judge_double_backward(
             else f"{spec.name} second derivative w.r.t. cotangent {position - n_args}"
         )
         if truth is not None:
-            try:
-                comparison = assert_matches_truth(g, native[k], truth[k], m, tolerance=tolerance, what=what, reference_may_fail=True)
-            except ToleranceError as exc:
-                beside = lambda a64, k=k: second_order(spec.reference, a64, which, cotangents64, directions64)[k]
-                convention = kinks.one_sided_convention(spec, exc, beside, args, which, what=what)
-                if not convention:
-                    raise
-                notes.append(convention)
+            comparison = kinks.judged_at_kinks(
+                functools.partial(assert_matches_truth, g, native[k], truth[k], m, tolerance=tolerance, what=what, reference_may_fail=True),
+                spec, lambda a64, k=k: second_order(spec.reference, a64, which, float64_cpu_args(cotangents), float64_cpu_args(directions))[k],
+                args, which, what=what, notes=notes,
+            )
+            if comparison is None:
                 continue
             margins.append(comparison.margin)
             mask = comparison.unjudged
@@ -239,15 +236,13 @@ def _check_forward_over_reverse(spec, args, which, cotangents, directions, probe
         tolerance = spec.tolerance(args[i].dtype)
         label = f"{spec.name} fwd-over-rev tangent of the gradient of argument {i}"
         if native is not None:
-            try:
-                margins.append(assert_matches_truth(g, native[k], truth[k], sizes.jvp[k], tolerance=tolerance, what=label, reference_may_fail=True).margin)
-            except ToleranceError as exc:
-                beside = lambda a64, k=k: forward_over_reverse(
-                    spec.reference, a64, which, float64_cpu_args(cotangents), float64_cpu_args(probes))[k]
-                convention = kinks.one_sided_convention(spec, exc, beside, args, which, what=label)
-                if not convention:
-                    raise
-                notes.append(convention)
+            comparison = kinks.judged_at_kinks(
+                functools.partial(assert_matches_truth, g, native[k], truth[k], sizes.jvp[k], tolerance=tolerance, what=label, reference_may_fail=True),
+                spec, lambda a64, k=k: forward_over_reverse(spec.reference, a64, which, float64_cpu_args(cotangents), float64_cpu_args(probes))[k],
+                args, which, what=label, notes=notes,
+            )
+            if comparison is not None:
+                margins.append(comparison.margin)
         elif not float64_cell:
             own = forward_over_reverse(spec.function, float64_args(args), which, float64_args(cotangents), float64_args(probes))
             margins.append(compare_with_own_float64(g, own[k], sizes.jvp[k], torch.ones(g.shape, dtype=torch.bool), tolerance=tolerance,

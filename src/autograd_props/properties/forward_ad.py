@@ -7,6 +7,7 @@ Function without ``jvp`` must raise rather than return tangents.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import torch
@@ -24,7 +25,6 @@ from autograd_props.harness import (
 )
 from autograd_props.messages import first_line
 from autograd_props.oracles import (
-    ToleranceError,
     assert_matches_truth,
     assert_same_result,
     finite_difference_slope,
@@ -135,14 +135,13 @@ def check_forward_ad(
     notes = [BYPASS_NOTE.format(label=spec.function_label)] if bypassed else []
     for k, (g, n, t, m) in enumerate(zip(got, native, truth, magnitudes)):
         what = f"{spec.name} jvp of output {k}"
-        try:
-            margins.append(assert_matches_truth(g, n, t, m, tolerance=tolerance, what=what).margin)
-        except ToleranceError as exc:
-            beside = lambda a64, k=k: where_defined(_reference_tangents(spec, a64, which, float64_cpu_args(tangents)))[k]
-            convention = kinks.one_sided_convention(spec, exc, beside, args, which, what=what)
-            if not convention:
-                raise
-            notes.append(convention)
+        comparison = kinks.judged_at_kinks(
+            functools.partial(assert_matches_truth, g, n, t, m, tolerance=tolerance, what=what),
+            spec, lambda a64, k=k: where_defined(_reference_tangents(spec, a64, which, float64_cpu_args(tangents)))[k],
+            args, which, what=what, notes=notes,
+        )
+        if comparison is not None:
+            margins.append(comparison.margin)
     for k, (r, g, m) in enumerate(zip(recording, got, magnitudes)):
         what = f"{spec.name} jvp of output {k} with the inputs also requiring grad, against the same without"
         margins.append(assert_same_result(r, g, m, tolerance=tolerance, what=what).margin)

@@ -12,6 +12,7 @@ refuse a custom op's autograd, and the cell says so.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import torch
@@ -177,13 +178,12 @@ def _check_jacrev(spec, args, which, notes: list[str]) -> list[float]:
             # Each Jacobian entry is a single derivative: its own magnitude is the right scale.
             magnitude = truth[k][j].abs()
             what = f"{spec.name} jacrev block (output {k}, argument {which[j]})"
-            try:
-                margins.append(assert_matches_truth(got[k][j], native[k][j], truth[k][j], magnitude, tolerance=tolerance, what=what).margin)
-            except ToleranceError as exc:
-                convention = kinks.one_sided_convention(spec, exc, lambda a64, k=k, j=j: reference_jacobian(a64)[k][j], args, which, what=what)
-                if not convention:
-                    raise
-                notes.append(convention)
+            comparison = kinks.judged_at_kinks(
+                functools.partial(assert_matches_truth, got[k][j], native[k][j], truth[k][j], magnitude, tolerance=tolerance, what=what),
+                spec, lambda a64, k=k, j=j: reference_jacobian(a64)[k][j], args, which, what=what, notes=notes,
+            )
+            if comparison is not None:
+                margins.append(comparison.margin)
     return margins
 
 
