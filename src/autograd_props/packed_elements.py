@@ -54,16 +54,18 @@ class ElementClasses:
         if len(raw) != count * BYTES_PER_ELEMENT:
             raise ValueError(f"ElementClasses.decode: {len(raw)} bytes for {count} elements")
         b = np.frombuffer(raw, dtype=np.uint8).reshape(count, BYTES_PER_ELEMENT).astype(np.int64)
-        which = np.searchsorted(self._thresholds(), b[:, 0], side="right")
-        negative = b[:, 1] >= 128
+        table = self._table
+        which = np.searchsorted(table.thresholds, b[:, 0], side="right")
         mode = (b[:, 1] >> 5) & 3
         pick = ((b[:, 1] & 31) << 16) | (b[:, 2] << 8) | b[:, 3]
-        values = np.zeros(count, dtype=np.float64)
-        for index, part in enumerate(self.parts):
-            here = which == index
-            if part is not None and here.any():
-                values[here] = _in_range(part, mode[here], pick[here])
-        values = np.where(negative & (values != 0), -values, values)  # exact zeros stay +0.0, as elements() draws them
+        low, high = table.low[which], table.high[which]
+        fraction = pick / float((1 << _VALUE_BITS) - 1)
+        log_uniform = np.exp(table.log_low[which] + table.log_span[which] * fraction)
+        simple = table.simple[which, pick % table.simple_count[which]]
+        bound = np.where(pick % 2 == 0, low, high)
+        values = np.select([mode == 0, mode == 3], [simple, np.where(pick % 4 < 2, bound, log_uniform)], default=low + (high - low) * fraction)
+        values = np.clip(values, low, high) * table.nonzero[which]  # exp and the uniform step may round a hair outside
+        values = np.where(b[:, 1] >= 128, -values, values) + 0.0  # + 0.0: an exact zero is +0.0, as elements() draws it
         with np.errstate(over="ignore"):
             stored = values.astype(self.np_dtype)
         # Rounding to nearest is monotone and both bounds are exact, so a stored value stays
@@ -71,25 +73,42 @@ class ElementClasses:
         assert np.isfinite(stored).all(), "ElementClasses.decode: a value left its class"
         return stored
 
-
-    def _thresholds(self) -> np.ndarray:
-        """The first byte-0 value of each class after the first: the classes split 0..255 by weight."""
-        cumulative = np.cumsum(self.weights[:-1]) / sum(self.weights)
-        return np.round(cumulative * 256).astype(np.int64)
+    @functools.cached_property
+    def _table(self) -> _Table:
+        return _Table.of(self)
 
 
-def _in_range(part: tuple[float, float], mode: np.ndarray, pick: np.ndarray) -> np.ndarray:
-    low, high = part
-    fraction = pick / float((1 << _VALUE_BITS) - 1)
-    log_uniform = np.exp(math.log(low) + (math.log(high) - math.log(low)) * fraction)
-    simple = _simple_values(low, high)
-    bound = np.where(pick % 2 == 0, low, high)
-    values = np.select(
-        [mode == 0, mode == 3],
-        [simple[pick % len(simple)], np.where(pick % 4 < 2, bound, log_uniform)],
-        default=low + (high - low) * fraction,
-    )
-    return np.clip(values, low, high)  # exp and the uniform step may round a hair outside
+@dataclass(frozen=True)
+class _Table:
+    """Each class's numbers as arrays indexed by class, so one decode is a few array operations
+    whatever the number of classes; the zero class has the range [1, 1] and ``nonzero`` 0."""
+
+    thresholds: np.ndarray  # the first byte-0 value of each class after the first
+    low: np.ndarray
+    high: np.ndarray
+    log_low: np.ndarray
+    log_span: np.ndarray
+    nonzero: np.ndarray
+    simple: np.ndarray  # [class, i]: the i-th simple value of the class, padded
+    simple_count: np.ndarray
+
+    @classmethod
+    def of(cls, classes: ElementClasses) -> _Table:
+        ranges = [(1.0, 1.0) if part is None else part for part in classes.parts]
+        low, high = (np.array(bound, dtype=np.float64) for bound in zip(*ranges))
+        simples = [_simple_values(*r) for r in ranges]
+        width = max(len(values) for values in simples)
+        cumulative = np.cumsum(classes.weights[:-1]) / sum(classes.weights)
+        return cls(
+            thresholds=np.round(cumulative * 256).astype(np.int64),
+            low=low,
+            high=high,
+            log_low=np.array([math.log(r[0]) for r in ranges]),
+            log_span=np.array([math.log(r[1]) - math.log(r[0]) for r in ranges]),
+            nonzero=np.array([part is not None for part in classes.parts], dtype=np.float64),
+            simple=np.array([np.pad(values, (0, width - len(values)), mode="edge") for values in simples]),
+            simple_count=np.array([len(values) for values in simples]),
+        )
 
 
 @functools.lru_cache(maxsize=256)
