@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from autograd_props.messages import first_line
+from autograd_props.messages import described
 from autograd_props.reproducer import reproducer_code, shapes_of
 from autograd_props.results import Failure, Skip, Verdict, cell_key
 from autograd_props.spec import FunctionSpec
@@ -110,7 +110,7 @@ class Cell:
         """The failure of ``check`` on the example ``kwargs``, with the code that reproduces it."""
         source = self.source or self.spec.module or "<the module that defines the spec>"
         # 1,000 characters: a tolerance failure's numbers, and what they mean, take about 700.
-        error = f"{type(exc).__name__}: {first_line(exc, 1000)}"[:1000]
+        error = described(exc, 1000)
         hint = getattr(self.spec, "failure_hint", None)  # a discovered spec's reading of the failure
         if hint is not None and hint(self.prop):
             error = f"{hint(self.prop)}. {error}"

@@ -26,6 +26,17 @@ class SinCosAssumesBothGrads(SinCos):
         return grad_sin * torch.cos(x) - grad_cos * torch.sin(x)
 
 
+class SinCosAssertsBothGrads(SinCos):
+    """ASSUMES_BOTH_GRADS's bug written as public code often writes it: a bare ``assert``, whose
+    AssertionError says nothing (tests/test_unused_outputs.py checks the failure still does)."""
+
+    @staticmethod
+    def backward(ctx, grad_sin, grad_cos):
+        (x,) = ctx.saved_tensors
+        assert grad_sin is not None and grad_cos is not None
+        return grad_sin * torch.cos(x) - grad_cos * torch.sin(x)
+
+
 class SinCosDropsCosTerm(SinCos):
     @staticmethod
     def backward(ctx, grad_sin, grad_cos):
