@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import torch
+from hypothesis import reject
 from hypothesis import strategies as st
 
 from autograd_props import compat, strict_first
@@ -16,6 +17,7 @@ from autograd_props.cell import Cell
 from autograd_props.complex_views import as_real_views
 from autograd_props.harness import as_outputs
 from autograd_props.oracles import BeyondOracle
+from autograd_props.reference_domain import note_outside, outside_domain
 from autograd_props.results import Skip, Verdict
 from autograd_props.spec import FunctionSpec
 from autograd_props.spec_mistakes import args_strategy_of, check_args_drawn, check_reference_takes
@@ -87,6 +89,7 @@ class Property:
     def run(self, cell: Cell, data: st.DataObject) -> None:
         """One example: draw, check under a reproducer, record what it measured."""
         kwargs = self.draw(cell, data)
+        outside = None
         with cell.reproduce(self.check, kwargs), compat.skip_where_torch_lacks_kernel(what=cell.spec.name, device=cell.device):
             try:
                 verdict = strict_first.judged(self.check, cell.spec, kwargs) if self.strict_first and strict_first.enabled() else None
@@ -94,6 +97,13 @@ class Property:
                     verdict = Verdict.of(self.check(cell.spec, **kwargs))
             except BeyondOracle as exc:  # a limit of the suite, said as such, not a finding
                 pytest.skip(f"{self.name} cannot judge this example: {exc}")
+            except Exception as exc:
+                outside = outside_domain(cell.spec, kwargs.get("args", ()), exc, raised_by="function")
+                if outside is None:
+                    raise
+        if outside is not None:  # rejected outside cell.reproduce: a rejection is not a failure
+            note_outside(cell, outside)
+            reject()
         cell.record(verdict)
 
 
@@ -114,8 +124,15 @@ def draw_args(cell: Cell, data: st.DataObject) -> tuple[Any, ...]:
 
 def draw_cotangents(cell: Cell, data: st.DataObject, args: tuple[Any, ...]) -> tuple[torch.Tensor, ...]:
     """Cotangents shaped like the reference's outputs (so a wrong custom shape cannot hide)."""
-    with torch.no_grad():
-        outputs = as_outputs(cell.spec.reference(*args), what=f"{cell.spec.name} reference")
+    try:
+        with torch.no_grad():
+            outputs = as_outputs(cell.spec.reference(*args), what=f"{cell.spec.name} reference")
+    except Exception as exc:
+        outside = outside_domain(cell.spec, args, exc, raised_by="reference")
+        if outside is None:
+            raise
+        note_outside(cell, outside)
+        reject()
     return data.draw(cotangents_like(outputs), label="cotangents")
 
 
