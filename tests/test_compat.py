@@ -3,6 +3,8 @@ named, on torch < 2.5 only, and nothing else is skipped for it."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -69,3 +71,19 @@ def test_the_compile_backend_is_made_afresh_where_torch_wraps_it_again_on_every_
     monkeypatch.setattr(compat, "TORCH_VERSION", version)
     first, second = compat.compile_backend(), compat.compile_backend()
     assert (first is not second and callable(first)) if fresh else first == second == "aot_eager"
+
+
+def test_planning_every_cell_leaves_dynamo_unimported_until_a_compile_cell_runs():
+    # torch._dynamo takes about 2 s to import; most gate runs (a -m selection, a subprocess of the
+    # corpus) run no compile cell, so neither importing the suite nor planning its cells may pay it.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, funcs; from autograd_props.properties import REGISTRY; from autograd_props.runner import plan\n"
+        "cells = [c for p in REGISTRY.values() for c in plan(p, funcs.SPECS, ['cpu'])]\n"
+        "assert any(c.prop == 'compile' and c.skip is None for c in cells)\n"
+        "print('torch._dynamo' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[1], check=True)
+    assert out.stdout.strip() == "False", out.stderr

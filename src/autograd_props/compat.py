@@ -31,6 +31,7 @@ def _versions() -> str:
     return f"torch {torch.__version__} on Python {platform.python_version()}"
 
 
+@functools.cache  # the installed torch does not change within a run
 def _compile_unavailable() -> str | None:
     import torch._dynamo.eval_frame
 
@@ -45,6 +46,13 @@ def unsupported_reason(prop: str) -> str | None:
     """Why the installed torch cannot run property ``prop`` at all, or None when it can."""
     if prop == "compile":
         return _compile_unavailable()
+    return unsupported_without_importing(prop)
+
+
+def unsupported_without_importing(prop: str) -> str | None:
+    """``unsupported_reason`` where it is known without importing torch._dynamo (2 s: most runs of
+    the gate select no compile cell, and deciding every cell's skip at collection would pay it in
+    every one); the compile check is made when a compile cell runs."""
     if prop.startswith("opcheck_"):
         return _opcheck_unavailable("test_" + prop.removeprefix("opcheck_"))
     return None

@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, Phase, given, reject, settings
 from hypothesis import strategies as st
 from hypothesis.errors import FailedHealthCheck, Unsatisfiable
 
-from autograd_props import lost_device
+from autograd_props import compat, lost_device
 from autograd_props.cell import Cell, add_note, attach_failure
 from autograd_props.devices import available_devices
 from autograd_props.messages import first_line
@@ -464,6 +464,9 @@ def _run_cell_at_its_sizes(cell: Cell, budget: Budget) -> None:
     if REGISTRY[cell.prop].max_examples is not None:
         max_examples = min(max_examples, REGISTRY[cell.prop].max_examples)
     clock = _FailureClock(max_examples) if first and budget.time_bounded else None
+    unsupported = compat.unsupported_reason(cell.prop)
+    if unsupported:
+        pytest.skip(unsupported)
     mistake = budget.mistakes.get(cell.spec.name)
     if mistake is not None:  # the same on every example of every cell: said once, not drawn again
         pytest.skip(f"not run: {cell.spec.name} has a mistake in its field {mistake.field!r}, reported in {mistake.cell}")

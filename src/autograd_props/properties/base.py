@@ -70,7 +70,7 @@ class Property:
             return Skip("opted-out", f"surrogate gradient: {spec.surrogate_gradient}")
         if self.custom_ops_only and spec.custom_op is None:
             return Skip("not-applicable", "not a torch.library custom op")
-        unsupported = compat.unsupported_reason(self.name)
+        unsupported = compat.unsupported_without_importing(self.name)  # compile's: when its cell runs (runner.py)
         if unsupported:
             return Skip("skipped", unsupported)
         if self.dtypes.startswith("full-precision:") and dtype in HALF_DTYPES:

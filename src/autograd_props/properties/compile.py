@@ -17,7 +17,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch._dynamo
 
 from autograd_props.compat import compile_backend, compile_settings
 from autograd_props.harness import vjp
@@ -36,7 +35,9 @@ class _GraphCounter:
     """The compile backend, wrapped to count the compiled graphs it makes and the times they run."""
 
     def __init__(self, backend: Any) -> None:
-        self.backend = torch._dynamo.lookup_backend(backend) if isinstance(backend, str) else backend
+        import torch._dynamo as dynamo  # when a compile cell runs, not at import (compat.unsupported_without_importing)
+
+        self.backend = dynamo.lookup_backend(backend) if isinstance(backend, str) else backend
         self.compiled = 0
         self.ran = 0
 
@@ -63,7 +64,9 @@ class _CellCompilation:
     def for_example(self, spec: FunctionSpec, args: tuple[Any, ...]):
         key = (id(spec), spec.name, tuple((a.dtype, a.device.type) for a in args if isinstance(a, torch.Tensor)))
         if key != self.key or self.examples_that_compiled >= RECOMPILES_BEFORE_RESET:
-            torch._dynamo.reset()
+            import torch._dynamo as dynamo
+
+            dynamo.reset()
             self.key, self.examples_that_compiled = key, 0
             self.counter = _GraphCounter(compile_backend())
 
